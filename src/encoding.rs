@@ -1,0 +1,171 @@
+//! Text encodings shared by the data path: base64 in its forms, PEM armour,
+//! and the 64-column line wrapping that EST and OpenSSL use.
+
+use base64ct::{Base64, Base64Unpadded, Base64UrlUnpadded, Encoding};
+
+/// Why a text could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The text is empty.
+    Empty,
+    /// Not valid base64 (standard or URL-safe alphabet).
+    Base64,
+    /// A `-----BEGIN x-----` block without its matching end line.
+    UnterminatedPem(String),
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("it is empty"),
+            Self::Base64 => f.write_str("it is not valid base64"),
+            Self::UnterminatedPem(label) => {
+                write!(f, "its \"-----BEGIN {label}-----\" block has no end line")
+            }
+        }
+    }
+}
+
+/// Decodes base64 in either alphabet (standard or URL-safe), with or without
+/// padding, ignoring white space and line breaks anywhere in the text.
+pub fn decode_base64(text: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let compact: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let unpadded = compact
+        .strip_suffix(b"==")
+        .or_else(|| compact.strip_suffix(b"="))
+        .unwrap_or(&compact);
+    if unpadded.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let url_safe = unpadded.iter().any(|b| *b == b'-' || *b == b'_');
+    let decoded = if url_safe {
+        Base64UrlUnpadded::decode_vec(as_str(unpadded)?)
+    } else {
+        Base64Unpadded::decode_vec(as_str(unpadded)?)
+    };
+    decoded.map_err(|_| DecodeError::Base64)
+}
+
+fn as_str(bytes: &[u8]) -> Result<&str, DecodeError> {
+    core::str::from_utf8(bytes).map_err(|_| DecodeError::Base64)
+}
+
+/// True when `text` looks like base64 text: only base64 characters (either
+/// alphabet), padding and white space.
+pub fn is_base64_text(text: &[u8]) -> bool {
+    text.iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"+/-_=".contains(b) || b.is_ascii_whitespace())
+}
+
+/// If `text` holds a PEM block, returns its label and decoded contents.
+/// Returns `Ok(None)` when there is no `-----BEGIN` line at all. Headers
+/// (RFC 1421 `Name: value` lines) and surrounding text are ignored.
+pub fn decode_pem(text: &[u8]) -> Result<Option<(String, Vec<u8>)>, DecodeError> {
+    let text = String::from_utf8_lossy(text);
+    let Some(start) = text.find("-----BEGIN ") else {
+        return Ok(None);
+    };
+    let after = &text[start + "-----BEGIN ".len()..];
+    let Some(label_end) = after.find("-----") else {
+        return Err(DecodeError::UnterminatedPem(String::new()));
+    };
+    let label = after[..label_end].trim().to_owned();
+    let body = &after[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let Some(end) = body.find(&end_marker) else {
+        return Err(DecodeError::UnterminatedPem(label));
+    };
+    let base64: String = body[..end]
+        .lines()
+        .filter(|line| !line.contains(':'))
+        .collect();
+    Ok(Some((label, decode_base64(base64.as_bytes())?)))
+}
+
+/// Standard base64 of `der` on one line, padded (acme2certifier's `cert_raw`).
+pub fn base64_line(der: &[u8]) -> String {
+    Base64::encode_string(der)
+}
+
+/// Standard base64 of `der` in 64-column lines, each ending with `\n`
+/// (the body of an EST request, and the body of a PEM block).
+pub fn base64_lines(der: &[u8]) -> String {
+    let flat = Base64::encode_string(der);
+    let mut out = String::with_capacity(flat.len() + flat.len() / 64 + 1);
+    for chunk in flat.as_bytes().chunks(64) {
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(core::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// A PEM block exactly as OpenSSL writes it.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    format!(
+        "-----BEGIN {label}-----\n{}-----END {label}-----\n",
+        base64_lines(der)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_forms_decode_alike() {
+        let data: Vec<u8> = (0u8..=255).collect();
+        let std = Base64::encode_string(&data);
+        let url = base64ct::Base64Url::encode_string(&data);
+        let url_unpadded = Base64UrlUnpadded::encode_string(&data);
+        assert_ne!(std, url);
+        for text in [
+            std.clone(),
+            url,
+            url_unpadded,
+            base64_lines(&data),
+            std.replace('\n', "\r\n"),
+        ] {
+            assert_eq!(decode_base64(text.as_bytes()).unwrap(), data, "{text}");
+        }
+    }
+
+    #[test]
+    fn base64_garbage_is_an_error() {
+        assert_eq!(decode_base64(b"  \n"), Err(DecodeError::Empty));
+        assert_eq!(decode_base64(b"not base64!"), Err(DecodeError::Base64));
+        assert_eq!(decode_base64(b"A"), Err(DecodeError::Base64));
+        assert_eq!(decode_base64(&[0xff, 0xfe]), Err(DecodeError::Base64));
+    }
+
+    #[test]
+    fn lines_are_64_columns_with_final_newline() {
+        let text = base64_lines(&[7u8; 100]);
+        let lines: Vec<&str> = text.split_terminator('\n').collect();
+        assert_eq!(
+            lines.iter().map(|l| l.len()).collect::<Vec<_>>(),
+            vec![64, 64, 8]
+        );
+        assert!(text.ends_with('\n'));
+        assert_eq!(base64_lines(&[]), "");
+    }
+
+    #[test]
+    fn pem_round_trips_and_reports_missing_end() {
+        let block = pem("PKCS7", b"hello world");
+        assert_eq!(
+            decode_pem(block.as_bytes()).unwrap(),
+            Some(("PKCS7".into(), b"hello world".to_vec()))
+        );
+        assert_eq!(decode_pem(b"no armour").unwrap(), None);
+        let cut = &block[..block.len() - 20];
+        assert_eq!(
+            decode_pem(cut.as_bytes()),
+            Err(DecodeError::UnterminatedPem("PKCS7".into()))
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! The boundary between the EST logic and whatever carries HTTP: requests
+//! and answers as plain values, and a [`Transport`] that sends a batch of
+//! requests concurrently. The component's transport is `wasi:http`; tests
+//! use a scripted one.
+
+use crate::config::Scheme;
+
+/// The largest answer body read from the server, in bytes.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// An HTTP method EST uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+}
+
+/// One outgoing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET` or `POST`.
+    pub method: Method,
+    /// `https` or `http`.
+    pub scheme: Scheme,
+    /// `host[:port]`.
+    pub authority: String,
+    /// Absolute path.
+    pub path: String,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for `GET`).
+    pub body: Vec<u8>,
+}
+
+/// One answer, with its body read in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Header names (lower case) and raw values.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, at most the transport's limit.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of header `name` (lower case), if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| core::str::from_utf8(v).ok())
+            .map(str::trim)
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// No answer within the time limit.
+    Timeout(String),
+    /// The answer's body was larger than the limit.
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// DNS, connection, TLS, or protocol failure, or a destination the
+    /// host refused; described in words.
+    Failed(String),
+}
+
+/// Limits applied to every request of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Seconds to wait for connection, first byte, and between bytes.
+    pub timeout_secs: u32,
+    /// The largest body read, in bytes.
+    pub max_body: usize,
+}
+
+/// Something that sends HTTP requests.
+pub trait Transport {
+    /// Sends every request at once and returns their outcomes in the same order.
+    fn send_all(
+        &self,
+        requests: Vec<Request>,
+        limits: Limits,
+    ) -> Vec<Result<Response, TransportError>>;
+}
