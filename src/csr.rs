@@ -123,3 +123,90 @@ pub fn same_public_key(a: &SubjectPublicKeyInfoOwned, b: &SubjectPublicKeyInfoOw
         && params_agree
         && a.subject_public_key == b.subject_public_key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{b64, b64url, make_csr};
+
+    const VECTOR: &[u8] = include_bytes!("../tests/data/acme2certifier/csr.der");
+
+    fn bad_csr(text: &str) -> String {
+        match Csr::parse(text) {
+            Err(HandlerError::BadCsr(why)) => why,
+            other => panic!("expected bad-csr for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn all_three_encodings_give_the_same_request() {
+        let pem = crate::encoding::pem("CERTIFICATE REQUEST", VECTOR);
+        let new_pem = crate::encoding::pem("NEW CERTIFICATE REQUEST", VECTOR).replace('\n', "\r\n");
+        let padded = b64(VECTOR);
+        for text in [
+            b64url(VECTOR),
+            padded.clone(),
+            padded.replace('\n', ""),
+            pem,
+            new_pem,
+        ] {
+            let csr = Csr::parse(&text).unwrap();
+            assert_eq!(csr.der(), VECTOR, "{text}");
+            assert_eq!(csr.subject(), "CN=acme-sh.acme");
+        }
+    }
+
+    #[test]
+    fn base64url_with_url_only_characters() {
+        // Fresh keys give DER whose base64url has '-' or '_' in most runs; try until one does.
+        let der = (0..64)
+            .map(|i| make_csr(&format!("host{i}.example")))
+            .find(|der| b64url(der).contains(['-', '_']))
+            .expect("a CSR whose base64url uses '-' or '_'");
+        assert_eq!(Csr::parse(&b64url(&der)).unwrap().der(), der);
+    }
+
+    #[test]
+    fn garbage_is_refused_with_a_reason() {
+        assert!(bad_csr("").contains("empty"));
+        assert!(bad_csr("   \n").contains("empty"));
+        assert!(bad_csr("%%% not a csr %%%").contains("neither PEM nor base64"));
+        assert!(bad_csr(&b64url(b"hello, world")).contains("not a PKCS#10"));
+        assert!(bad_csr(&b64url(&VECTOR[..VECTOR.len() - 10])).contains("not a PKCS#10"));
+        let cert = crate::encoding::pem("CERTIFICATE", VECTOR);
+        assert!(bad_csr(&cert).contains("found \"CERTIFICATE\""));
+        let cut = crate::encoding::pem("CERTIFICATE REQUEST", VECTOR);
+        assert!(bad_csr(&cut[..cut.len() - 40]).contains("PEM armour is broken"));
+        let mut trailing = VECTOR.to_vec();
+        trailing.push(0);
+        assert!(bad_csr(&b64url(&trailing)).contains("not a PKCS#10"));
+        assert!(bad_csr(&"A".repeat(MAX_CSR_TEXT + 1)).contains("at most"));
+    }
+
+    #[test]
+    fn est_body_is_64_column_base64_with_final_newline() {
+        let csr = Csr::parse(&b64url(VECTOR)).unwrap();
+        let body = csr.est_body();
+        assert!(body.ends_with('\n'));
+        let lines: Vec<&str> = body.split_terminator('\n').collect();
+        assert!(lines[..lines.len() - 1].iter().all(|l| l.len() == 64));
+        assert!(lines.last().unwrap().len() <= 64);
+        assert_eq!(
+            crate::encoding::decode_base64(body.as_bytes()).unwrap(),
+            VECTOR
+        );
+    }
+
+    #[test]
+    fn fingerprint_identifies_the_request() {
+        let a = Csr::parse(&b64url(VECTOR)).unwrap();
+        let b = Csr::parse(&b64url(&make_csr("other.example"))).unwrap();
+        assert!(a.fingerprint().starts_with("sha256:"));
+        assert_eq!(a.fingerprint().len(), 7 + 64);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            Csr::parse(&b64(VECTOR)).unwrap().fingerprint()
+        );
+    }
+}

@@ -22,3 +22,5 @@ pub mod pkcs7;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(test)]
+mod testutil;

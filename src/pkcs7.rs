@@ -102,3 +102,154 @@ fn certificates_from_der(der: &[u8]) -> Result<Vec<Certificate>, Pkcs7Error> {
     }
     Ok(certs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{TestCa, b64, certs_only};
+    use der::Encode;
+
+    const DER: &[u8] = include_bytes!("../tests/data/acme2certifier/certs_der.p7b");
+    const PEM: &[u8] = include_bytes!("../tests/data/acme2certifier/certs.p7b");
+    const OPENSSL_DER: &str =
+        include_str!("../tests/data/acme2certifier/certs_der.p7b.openssl.txt");
+    const OPENSSL_PEM: &str = include_str!("../tests/data/acme2certifier/certs.p7b.openssl.txt");
+
+    /// The PEM blocks of OpenSSL's `-print_certs` output, without its
+    /// `subject=`/`issuer=` lines.
+    fn openssl_blocks(text: &str) -> Vec<String> {
+        text.split_inclusive("-----END CERTIFICATE-----\n")
+            .filter_map(|part| part.find("-----BEGIN").map(|i| part[i..].to_owned()))
+            .collect()
+    }
+
+    fn as_pem(certs: &[Certificate]) -> Vec<String> {
+        certs
+            .iter()
+            .map(|c| crate::encoding::pem("CERTIFICATE", &c.to_der().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn vectors_decode_exactly_as_openssl_prints_them() {
+        let from_der = decode_certs_only(DER).unwrap();
+        let expected = openssl_blocks(OPENSSL_DER);
+        assert_eq!(expected.len(), 2);
+        assert_eq!(as_pem(&from_der), expected);
+        let from_pem = decode_certs_only(PEM).unwrap();
+        assert_eq!(as_pem(&from_pem), openssl_blocks(OPENSSL_PEM));
+        let from_b64 = decode_certs_only(b64(DER).as_bytes()).unwrap();
+        assert_eq!(as_pem(&from_b64), expected);
+        let subjects: Vec<String> = from_der
+            .iter()
+            .map(|c| c.tbs_certificate().subject().to_string())
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                "CN=sub-ca,OU=acme2certifier",
+                "CN=root-ca,OU=acme2certifier"
+            ]
+        );
+    }
+
+    #[test]
+    fn base64_with_crlf_and_odd_wrapping_is_accepted() {
+        let flat = b64(DER).replace('\n', "");
+        let crlf: String = flat
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+            .collect();
+        assert_eq!(decode_certs_only(crlf.as_bytes()).unwrap().len(), 2);
+        assert_eq!(decode_certs_only(flat.as_bytes()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn order_is_kept_as_sent() {
+        let ca = TestCa::new("Order");
+        let (root, inter) = (ca.root_der(), ca.intermediate_der());
+        for order in [[&root, &inter], [&inter, &root]] {
+            let certs = decode_certs_only(&certs_only(&[order[0], order[1]])).unwrap();
+            let ders: Vec<Vec<u8>> = certs.iter().map(|c| c.to_der().unwrap()).collect();
+            assert_eq!(ders, vec![order[0].clone(), order[1].clone()]);
+        }
+    }
+
+    #[test]
+    fn ber_indefinite_lengths_are_accepted() {
+        // Re-encode the outer ContentInfo and its [0] wrapper with indefinite lengths.
+        let ca = TestCa::new("Ber");
+        let der = certs_only(&[&ca.root_der()]);
+        let (outer_header, signed_header) = (
+            header_len(&der, 0),
+            header_len(&der, header_len(&der, 0) + 11),
+        );
+        let oid = &der[outer_header..outer_header + 11];
+        let signed = &der[outer_header + 11 + signed_header..];
+        let mut ber = vec![0x30, 0x80];
+        ber.extend_from_slice(oid);
+        ber.extend_from_slice(&[0xa0, 0x80]);
+        ber.extend_from_slice(signed);
+        ber.extend_from_slice(&[0, 0, 0, 0]);
+        let certs = decode_certs_only(&ber).unwrap();
+        assert_eq!(certs[0].to_der().unwrap(), ca.root_der());
+    }
+
+    fn header_len(der: &[u8], at: usize) -> usize {
+        match der[at + 1] {
+            l if l < 0x80 => 2,
+            l => 2 + usize::from(l & 0x7f),
+        }
+    }
+
+    #[test]
+    fn broken_answers_are_typed_errors() {
+        assert_eq!(decode_certs_only(b""), Err(Pkcs7Error::Empty));
+        assert_eq!(decode_certs_only(b" \r\n"), Err(Pkcs7Error::Empty));
+        assert!(matches!(
+            decode_certs_only(b"<html>Bad gateway</html>"),
+            Err(Pkcs7Error::Structure(_))
+        ));
+        assert!(matches!(
+            decode_certs_only(b"QUJD"),
+            Err(Pkcs7Error::Structure(_))
+        ));
+        assert!(matches!(
+            decode_certs_only(b"MIIB==x"),
+            Err(Pkcs7Error::Encoding(_))
+        ));
+        let truncated = b64(&DER[..DER.len() / 2]);
+        assert!(matches!(
+            decode_certs_only(truncated.as_bytes()),
+            Err(Pkcs7Error::Structure(_))
+        ));
+        let mut trailing = DER.to_vec();
+        trailing.extend_from_slice(b"junk");
+        assert!(matches!(
+            decode_certs_only(&trailing),
+            Err(Pkcs7Error::Structure(_))
+        ));
+        let wrong_label = crate::encoding::pem("CERTIFICATE", DER);
+        assert!(matches!(
+            decode_certs_only(wrong_label.as_bytes()),
+            Err(Pkcs7Error::Encoding(_))
+        ));
+        assert_eq!(
+            decode_certs_only(&certs_only(&[])),
+            Err(Pkcs7Error::NoCertificates)
+        );
+    }
+
+    #[test]
+    fn other_content_types_are_named() {
+        let mut data = certs_only(&[]);
+        // Turn id-signedData (…07 02) into id-data (…07 01).
+        let oid_end = 2 + 11;
+        data[oid_end - 1] = 0x01;
+        assert_eq!(
+            decode_certs_only(&data),
+            Err(Pkcs7Error::NotSignedData("1.2.840.113549.1.7.1".into()))
+        );
+    }
+}

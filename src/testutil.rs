@@ -1,0 +1,214 @@
+//! Fixtures for the native tests: a real test CA (rcgen), CSRs, certs-only
+//! messages in any certificate order, and a scripted transport.
+
+use crate::config::Settings;
+use crate::http::{Limits, Request, Response, Transport, TransportError};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, CertifiedIssuer, DnType,
+    IsCa, KeyPair,
+};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// A root and an intermediate CA that sign CSRs.
+pub struct TestCa {
+    pub root: CertifiedIssuer<'static, KeyPair>,
+    pub intermediate: CertifiedIssuer<'static, KeyPair>,
+}
+
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> Self {
+        let root = CertifiedIssuer::self_signed(
+            ca_params(&format!("{name} Root")),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let intermediate = CertifiedIssuer::signed_by(
+            ca_params(&format!("{name} Issuing CA")),
+            KeyPair::generate().unwrap(),
+            &root,
+        )
+        .unwrap();
+        Self { root, intermediate }
+    }
+
+    pub fn root_der(&self) -> Vec<u8> {
+        self.root.der().to_vec()
+    }
+
+    pub fn intermediate_der(&self) -> Vec<u8> {
+        self.intermediate.der().to_vec()
+    }
+
+    /// Issues a certificate for the CSR's key and subject.
+    pub fn issue(&self, csr_der: &[u8]) -> Vec<u8> {
+        let params = CertificateSigningRequestParams::from_der(&csr_der.to_vec().into()).unwrap();
+        params.signed_by(&self.intermediate).unwrap().der().to_vec()
+    }
+}
+
+/// A fresh key and a DER CSR for `cn` with one DNS name.
+pub fn make_csr(cn: &str) -> Vec<u8> {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![cn.to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.serialize_request(&key).unwrap().der().to_vec()
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A DER-shaped certs-only SignedData holding `certs` in exactly this
+/// order (a real encoder would sort them; servers in the field do not all).
+pub fn certs_only(certs: &[&[u8]]) -> Vec<u8> {
+    const SIGNED_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+    ];
+    const DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    let mut inner = vec![0x02, 0x01, 0x01]; // version 1
+    inner.extend(tlv(0x31, &[])); // digestAlgorithms
+    inner.extend(tlv(0x30, DATA)); // encapContentInfo
+    inner.extend(tlv(0xa0, &certs.concat())); // [0] IMPLICIT certificates
+    inner.extend(tlv(0x31, &[])); // signerInfos
+    let signed = tlv(0x30, &inner);
+    let mut info = SIGNED_DATA.to_vec();
+    info.extend(tlv(0xa0, &signed));
+    tlv(0x30, &info)
+}
+
+/// Standard base64 in 64-column lines, as EST servers send.
+pub fn b64(der: &[u8]) -> String {
+    crate::encoding::base64_lines(der)
+}
+
+/// ACME's encoding of a CSR: base64url without padding.
+pub fn b64url(der: &[u8]) -> String {
+    use base64ct::Encoding;
+    base64ct::Base64UrlUnpadded::encode_string(der)
+}
+
+/// Settings from a map, with a separate environment.
+#[derive(Default, Clone)]
+pub struct MapSettings {
+    pub values: HashMap<String, String>,
+    pub env: HashMap<String, String>,
+    pub fail: Option<String>,
+}
+
+impl MapSettings {
+    pub fn with(pairs: &[(&str, &str)]) -> Self {
+        Self {
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+}
+
+impl Settings for MapSettings {
+    fn get(&self, key: &str) -> Result<Option<String>, String> {
+        match &self.fail {
+            Some(why) => Err(why.clone()),
+            None => Ok(self.values.get(key).cloned()),
+        }
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+}
+
+type Script = Box<dyn Fn(&Request) -> Result<Response, TransportError>>;
+
+/// A transport that answers from a script and records every batch sent.
+pub struct ScriptedTransport {
+    script: Script,
+    pub batches: RefCell<Vec<Vec<Request>>>,
+}
+
+impl ScriptedTransport {
+    pub fn new(script: impl Fn(&Request) -> Result<Response, TransportError> + 'static) -> Self {
+        Self {
+            script: Box::new(script),
+            batches: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.batches.borrow().iter().flatten().cloned().collect()
+    }
+}
+
+impl Transport for ScriptedTransport {
+    fn send_all(
+        &self,
+        requests: Vec<Request>,
+        _limits: Limits,
+    ) -> Vec<Result<Response, TransportError>> {
+        let outcomes = requests.iter().map(|r| (self.script)(r)).collect();
+        self.batches.borrow_mut().push(requests);
+        outcomes
+    }
+}
+
+/// An answer with `status`, headers and body.
+pub fn response(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: impl Into<Vec<u8>>,
+) -> Result<Response, TransportError> {
+    Ok(Response {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        body: body.into(),
+    })
+}
+
+/// A 200 certs-only answer, base64 as RFC 7030 says.
+pub fn pkcs7_answer(certs: &[&[u8]]) -> Result<Response, TransportError> {
+    response(
+        200,
+        &[
+            (
+                "content-type",
+                "application/pkcs7-mime; smime-type=certs-only",
+            ),
+            ("content-transfer-encoding", "base64"),
+        ],
+        b64(&certs_only(certs)),
+    )
+}
