@@ -29,7 +29,8 @@ pub fn issuer_chain<'a>(leaf: &Certificate, cas: &'a [Certificate]) -> Vec<&'a C
 /// Picks the certificate in `cas` most likely to have issued `child`: its
 /// subject must equal the child's issuer; among several, one whose subject
 /// key identifier matches the child's authority key identifier wins, then
-/// a self-issued one (a root rather than a rollover link certificate).
+/// a self-signed one (a root rather than a rollover link certificate, whose
+/// key identifiers differ), then the one the server sent first.
 fn best_issuer(child: &Certificate, cas: &[Certificate], used: &[bool]) -> Option<usize> {
     let wanted_key = authority_key_id(child);
     cas.iter()
@@ -46,9 +47,7 @@ fn best_issuer(child: &Certificate, cas: &[Certificate], used: &[bool]) -> Optio
                 (Some(want), Some(have)) => i8::from(*want == have) * 2 - 1,
                 _ => 0,
             };
-            // Prefer key matches, then self-issued certificates, then the
-            // order the server sent (earlier first).
-            (key_match, is_self_issued(ca), core::cmp::Reverse(*i))
+            (key_match, looks_self_signed(ca), core::cmp::Reverse(*i))
         })
         .map(|(i, _)| i)
 }
@@ -57,6 +56,15 @@ fn best_issuer(child: &Certificate, cas: &[Certificate], used: &[bool]) -> Optio
 pub fn is_self_issued(cert: &Certificate) -> bool {
     let tbs = cert.tbs_certificate();
     same_name(tbs.subject(), tbs.issuer())
+}
+
+/// Self-issued, and (where both identifiers exist) signed by its own key.
+fn looks_self_signed(cert: &Certificate) -> bool {
+    is_self_issued(cert)
+        && match (authority_key_id(cert), subject_key_id(cert)) {
+            (Some(aki), Some(ski)) => aki == ski,
+            _ => true,
+        }
 }
 
 fn same_name(a: &x509_cert::name::Name, b: &x509_cert::name::Name) -> bool {
@@ -77,4 +85,113 @@ fn authority_key_id(cert: &Certificate) -> Option<Vec<u8>> {
         .get_extension::<AuthorityKeyIdentifier>()
         .ok()??;
     Some(aki.key_identifier?.as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TestCa;
+    use der::{Decode, Encode};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+    fn cert(der: &[u8]) -> Certificate {
+        Certificate::from_der(der).unwrap()
+    }
+
+    fn leaf_of(ca: &TestCa) -> Certificate {
+        cert(&ca.issue(&crate::testutil::make_csr("leaf.example")))
+    }
+
+    fn ders(chain: &[&Certificate]) -> Vec<Vec<u8>> {
+        chain.iter().map(|c| c.to_der().unwrap()).collect()
+    }
+
+    #[test]
+    fn chain_runs_from_issuer_to_root_whatever_the_order_sent() {
+        let ca = TestCa::new("Chain");
+        let leaf = leaf_of(&ca);
+        let expected = vec![ca.intermediate_der(), ca.root_der()];
+        for cas in [
+            vec![cert(&ca.intermediate_der()), cert(&ca.root_der())],
+            vec![cert(&ca.root_der()), cert(&ca.intermediate_der())],
+        ] {
+            assert_eq!(ders(&issuer_chain(&leaf, &cas)), expected);
+        }
+    }
+
+    #[test]
+    fn unrelated_certificates_are_left_out() {
+        let ca = TestCa::new("Mine");
+        let other = TestCa::new("Other");
+        let leaf = leaf_of(&ca);
+        let cas = vec![
+            cert(&other.root_der()),
+            cert(&ca.root_der()),
+            cert(&other.intermediate_der()),
+            cert(&ca.intermediate_der()),
+        ];
+        assert_eq!(
+            ders(&issuer_chain(&leaf, &cas)),
+            vec![ca.intermediate_der(), ca.root_der()]
+        );
+        assert!(issuer_chain(&leaf, &[cert(&other.root_der())]).is_empty());
+    }
+
+    fn root_params() -> CertificateParams {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Rollover Root");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.use_authority_key_identifier_extension = true;
+        params
+    }
+
+    #[test]
+    fn rollover_certificates_do_not_enter_the_chain() {
+        // RFC 7030 §4.1.3: OldWithOld, NewWithNew, and the link NewWithOld,
+        // all named "Rollover Root"; the issuing CA hangs under the new key.
+        let old =
+            CertifiedIssuer::self_signed(root_params(), KeyPair::generate().unwrap()).unwrap();
+        let new_key = KeyPair::generate().unwrap();
+        let new_with_old = root_params().signed_by(&new_key, &old).unwrap();
+        let new = CertifiedIssuer::self_signed(root_params(), new_key).unwrap();
+        let mut issuing = CertificateParams::new(Vec::<String>::new()).unwrap();
+        issuing
+            .distinguished_name
+            .push(DnType::CommonName, "Rollover Issuing CA");
+        issuing.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        issuing.use_authority_key_identifier_extension = true;
+        let issuing =
+            CertifiedIssuer::signed_by(issuing, KeyPair::generate().unwrap(), &new).unwrap();
+        let mut leaf_params = CertificateParams::new(vec!["leaf.example".to_owned()]).unwrap();
+        leaf_params.use_authority_key_identifier_extension = true;
+        let leaf = cert(
+            leaf_params
+                .signed_by(&KeyPair::generate().unwrap(), &issuing)
+                .unwrap()
+                .der(),
+        );
+
+        let cas = vec![
+            cert(old.der()),
+            cert(new_with_old.der()),
+            cert(issuing.der()),
+            cert(new.der()),
+        ];
+        assert_eq!(
+            ders(&issuer_chain(&leaf, &cas)),
+            vec![issuing.der().to_vec(), new.der().to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_chain_never_loops() {
+        let ca = TestCa::new("Loop");
+        let leaf = leaf_of(&ca);
+        // Only the intermediate, twice: each certificate is used once, and
+        // the walk ends where no issuer is found.
+        let cas = vec![cert(&ca.intermediate_der()), cert(&ca.intermediate_der())];
+        assert_eq!(issuer_chain(&leaf, &cas).len(), 1);
+    }
 }

@@ -413,7 +413,7 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
             "must not carry credentials; use est_user and est_password",
         ));
     }
-    validate_authority(authority).map_err(|why| bad(why))?;
+    validate_authority(authority).map_err(bad)?;
     let prefix = path.trim_end_matches('/');
     if prefix
         .split('/')

@@ -104,13 +104,13 @@ pub fn interpret(
     };
     match status {
         200 => {
-            if let Some(content_type) = response.header("content-type") {
-                if !acceptable_content_type(content_type) {
-                    return Err(HandlerError::MalformedAnswer(format!(
-                        "/{op}: HTTP 200 with Content-Type \"{}\", not application/pkcs7-mime",
-                        sanitize(content_type, 100)
-                    )));
-                }
+            if let Some(content_type) = response.header("content-type")
+                && !acceptable_content_type(content_type)
+            {
+                return Err(HandlerError::MalformedAnswer(format!(
+                    "/{op}: HTTP 200 with Content-Type \"{}\", not application/pkcs7-mime",
+                    sanitize(content_type, 100)
+                )));
             }
             pkcs7::decode_certs_only(&response.body)
                 .map(Answer::Certificates)
