@@ -29,13 +29,18 @@ fn release_build_is_a_component_with_the_ca_handler_world() {
     assert_eq!(&wasm[..4], b"\0asm");
     assert_eq!(&wasm[6..8], &[0x01, 0x00], "a component, not a core module");
 
-    let DecodedWasm::Component(resolve, world) = decode(&wasm).expect("decodes as a component") else {
+    let DecodedWasm::Component(resolve, world) = decode(&wasm).expect("decodes as a component")
+    else {
         panic!("not a component");
     };
     let world = &resolve.worlds[world];
-    let names = |items: &wit_parser::IndexMap<wit_parser::WorldKey, wit_parser::WorldItem>| -> Vec<String> {
-        items.keys().map(|key| resolve.name_world_key(key)).collect()
-    };
+    let names =
+        |items: &wit_parser::IndexMap<wit_parser::WorldKey, wit_parser::WorldItem>| -> Vec<String> {
+            items
+                .keys()
+                .map(|key| resolve.name_world_key(key))
+                .collect()
+        };
     assert_eq!(names(&world.exports), ["acme:ca-handler/handler@0.1.0"]);
 
     let imports = names(&world.imports);
@@ -44,7 +49,10 @@ fn release_build_is_a_component_with_the_ca_handler_world() {
         "wasi:config/store@0.2.0-draft-2024-09-27",
         "wasi:cli/environment@0.2.12",
     ] {
-        assert!(imports.iter().any(|i| i == required), "{required} missing from {imports:?}");
+        assert!(
+            imports.iter().any(|i| i == required),
+            "{required} missing from {imports:?}"
+        );
     }
     // Beyond those: what wasi:http depends on, and what std links in.
     let allowed_prefixes = [
@@ -61,5 +69,9 @@ fn release_build_is_a_component_with_the_ca_handler_world() {
             "unexpected import {import}: hosts such as Spin refuse components with imports they do not know"
         );
     }
-    assert!(!imports.iter().any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets")));
+    assert!(
+        !imports
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets"))
+    );
 }

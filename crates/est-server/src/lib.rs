@@ -1,0 +1,19 @@
+//! A local EST (RFC 7030) server with a real CA, for the tests and the demo
+//! of est-ca-handler, and for operators who want to try the handler
+//! without a CA of their own (like libest's `estserver`).
+//!
+//! It serves `/cacerts`, `/simpleenroll`, `/simplereenroll` and `/csrattrs`
+//! under `/.well-known/est/` (with or without a label) over HTTPS on
+//! 127.0.0.1, and optionally over plain HTTP. Answers are base64 DER
+//! certs-only PKCS#7 built with `cms`. Authentication is HTTP Basic, a TLS
+//! client certificate, both, or none; [`Faults`] make it misbehave on
+//! demand.
+
+pub mod ca;
+pub mod pkcs7;
+pub mod server;
+
+pub use ca::{Ca, IssueOptions, KeyType};
+pub use server::{
+    AuthMode, BodyFault, CacertsOrder, EstServer, Faults, RequestRecord, ServerConfig,
+};

@@ -1,0 +1,132 @@
+//! `est-server`: runs the local EST server until interrupted.
+
+use anyhow::Result;
+use clap::Parser;
+use est_server::{AuthMode, BodyFault, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A local EST (RFC 7030) server with a test CA made at start-up.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// HTTPS port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8443)]
+    port: u16,
+    /// Also serve plain HTTP on this port of 127.0.0.1.
+    #[arg(long)]
+    http_port: Option<u16>,
+    /// Key type of the CA and its certificates.
+    #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+    key_type: KeyType,
+    /// Client authentication.
+    #[arg(long, value_enum, default_value_t = AuthMode::Basic)]
+    auth: AuthMode,
+    /// HTTP Basic user.
+    #[arg(long, default_value = "estuser")]
+    user: String,
+    /// HTTP Basic password (also from EST_SERVER_PASSWORD).
+    #[arg(
+        long,
+        env = "EST_SERVER_PASSWORD",
+        default_value = "estpwd",
+        hide_env_values = true
+    )]
+    password: String,
+    /// Write the root certificate (the trust anchor) to this PEM file.
+    #[arg(long, default_value = "est-server-root.pem")]
+    trust_anchor_out: PathBuf,
+    /// Write a TLS client certificate and key the server trusts to
+    /// FILE.pem and FILE.key.
+    #[arg(long, value_name = "FILE")]
+    client_identity_out: Option<PathBuf>,
+    /// Answer each CSR's enrollment with 202 this many times first.
+    #[arg(long, default_value_t = 0)]
+    pending_times: u32,
+    /// Retry-After value for 202 answers.
+    #[arg(long)]
+    retry_after: Option<String>,
+    /// Answer enrollments with this HTTP status (and --status-text).
+    #[arg(long)]
+    status: Option<u16>,
+    /// Body of --status answers.
+    #[arg(long, default_value = "refused by est-server")]
+    status_text: String,
+    /// Spoil enrollment answers' bodies.
+    #[arg(long, value_enum)]
+    body_fault: Option<BodyFault>,
+    /// Send enrollment answers as text/html.
+    #[arg(long)]
+    wrong_content_type: bool,
+    /// Wait this many milliseconds before answering.
+    #[arg(long)]
+    delay_ms: Option<u64>,
+    /// Issue certificates for another key than the CSR's.
+    #[arg(long)]
+    other_key: bool,
+    /// Leave the CSR's subject alternative names out.
+    #[arg(long)]
+    drop_sans: bool,
+    /// Certificate order in /cacerts.
+    #[arg(long, value_enum, default_value_t = CacertsOrder::Canonical)]
+    cacerts_order: CacertsOrder,
+    /// Add an unrelated certificate to /cacerts.
+    #[arg(long)]
+    cacerts_extra: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let args = Args::parse();
+    let faults = Faults {
+        pending_times: args.pending_times,
+        retry_after: args.retry_after,
+        status: args.status.map(|s| (s, args.status_text.clone())),
+        body: args.body_fault,
+        wrong_content_type: args.wrong_content_type,
+        delay: args.delay_ms.map(Duration::from_millis),
+        other_key: args.other_key,
+        drop_sans: args.drop_sans,
+        cacerts_order: args.cacerts_order,
+        cacerts_extra: args.cacerts_extra,
+    };
+    let server = EstServer::start(ServerConfig {
+        ca_name: "est-server".into(),
+        key_type: args.key_type,
+        auth: args.auth,
+        user: args.user.clone(),
+        password: args.password,
+        https_port: args.port,
+        http_port: args.http_port,
+        trust_anchor_out: Some(args.trust_anchor_out.clone()),
+        faults,
+    })
+    .await?;
+    println!("EST server: {}/.well-known/est/", server.https_url());
+    if let Some(url) = server.http_url() {
+        println!("plain HTTP: {url}/.well-known/est/");
+    }
+    println!("trust anchor: {}", args.trust_anchor_out.display());
+    match args.auth {
+        AuthMode::Basic | AuthMode::Both => println!("HTTP Basic user: {}", args.user),
+        _ => {}
+    }
+    if let Some(base) = args.client_identity_out {
+        let (cert, key) = server.client_identity("est-client")?;
+        let (cert_path, key_path) = (base.with_extension("pem"), base.with_extension("key"));
+        std::fs::write(&cert_path, cert)?;
+        std::fs::write(&key_path, key)?;
+        println!(
+            "client certificate: {} (key {})",
+            cert_path.display(),
+            key_path.display()
+        );
+    }
+    println!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}

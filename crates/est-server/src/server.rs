@@ -1,0 +1,543 @@
+//! The EST endpoints over HTTPS (and optionally plain HTTP) on 127.0.0.1,
+//! with per-instance authentication and fault knobs for tests.
+
+use crate::ca::{Ca, IssueOptions, KeyType};
+use crate::pkcs7;
+use anyhow::{Context, Result};
+use base64ct::{Base64, Encoding};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The largest request body the server reads.
+const MAX_REQUEST: usize = 256 * 1024;
+
+/// How clients must authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Anyone may enroll.
+    None,
+    /// HTTP Basic with the configured user and password.
+    #[default]
+    Basic,
+    /// A TLS client certificate chained to the server's CA.
+    ClientCert,
+    /// Both a TLS client certificate and HTTP Basic.
+    Both,
+}
+
+/// The order of the certificates in `/cacerts` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CacertsOrder {
+    /// DER's canonical order (what `cms` encodes).
+    #[default]
+    Canonical,
+    /// Root first, then the issuing CA, in exactly that order.
+    RootFirst,
+    /// Issuing CA first, then the root, in exactly that order.
+    IssuerFirst,
+}
+
+/// What to do to an answer's body, for fault tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BodyFault {
+    /// Text that is not base64 PKCS#7.
+    Garbage,
+    /// The right answer cut in half.
+    Truncated,
+    /// 2 MiB of base64 filler.
+    Oversized,
+}
+
+/// Misbehaviour on demand, for tests. The default is a correct server.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Answer enrollments with 202 this many times per CSR before issuing.
+    pub pending_times: u32,
+    /// The `Retry-After` value sent with a 202.
+    pub retry_after: Option<String>,
+    /// Answer enrollments with this status and text body.
+    pub status: Option<(u16, String)>,
+    /// Spoil the body of successful enrollment answers.
+    pub body: Option<BodyFault>,
+    /// Send enrollment answers as `text/html`.
+    pub wrong_content_type: bool,
+    /// Wait this long before answering any request.
+    pub delay: Option<Duration>,
+    /// Issue certificates for a different key than the CSR's.
+    pub other_key: bool,
+    /// Leave the CSR's subject alternative names out of certificates.
+    pub drop_sans: bool,
+    /// Certificate order in `/cacerts`.
+    pub cacerts_order: CacertsOrder,
+    /// Add an unrelated self-signed certificate to `/cacerts`.
+    pub cacerts_extra: bool,
+}
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Prefix of the CA's names.
+    pub ca_name: String,
+    /// Key type of the CA, the server and issued client certificates.
+    pub key_type: KeyType,
+    /// Client authentication.
+    pub auth: AuthMode,
+    /// HTTP Basic user.
+    pub user: String,
+    /// HTTP Basic password.
+    pub password: String,
+    /// HTTPS port on 127.0.0.1 (0: any free port).
+    pub https_port: u16,
+    /// Also listen with plain HTTP on this port (0: any free port).
+    pub http_port: Option<u16>,
+    /// Write the root certificate (PEM) here.
+    pub trust_anchor_out: Option<PathBuf>,
+    /// Initial faults.
+    pub faults: Faults,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            ca_name: "EST Test".into(),
+            key_type: KeyType::EcdsaP256,
+            auth: AuthMode::Basic,
+            user: "estuser".into(),
+            password: "estpwd".into(),
+            https_port: 0,
+            http_port: None,
+            trust_anchor_out: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// One request as the server saw it (never with credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The request path.
+    pub path: String,
+    /// Whether an `Authorization` header was present.
+    pub had_authorization: bool,
+    /// Whether the TLS client presented a certificate.
+    pub had_client_cert: bool,
+}
+
+struct State {
+    ca: Ca,
+    extra_cert: Vec<u8>,
+    auth: AuthMode,
+    basic: String,
+    faults: Mutex<Faults>,
+    pending: Mutex<HashMap<Vec<u8>, u32>>,
+    log: Mutex<Vec<RequestRecord>>,
+}
+
+/// A running server; dropping it (or [`EstServer::shutdown`]) stops it.
+pub struct EstServer {
+    state: Arc<State>,
+    https_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl EstServer {
+    /// Makes the CA, binds the listeners on 127.0.0.1 and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<Self> {
+        let ca = Ca::new(&config.ca_name, config.key_type)?;
+        let extra_cert = Ca::new("Unrelated", config.key_type)?.root_der();
+        if let Some(path) = &config.trust_anchor_out {
+            std::fs::write(path, ca.root_pem())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        let tls = Arc::new(tls_config(&ca, config.auth)?);
+        let state = Arc::new(State {
+            basic: format!("{}:{}", config.user, config.password),
+            ca,
+            extra_cert,
+            auth: config.auth,
+            faults: Mutex::new(config.faults),
+            pending: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let https = TcpListener::bind(("127.0.0.1", config.https_port))
+            .await
+            .context("binding the HTTPS port")?;
+        let https_addr = https.local_addr()?;
+        let mut tasks = vec![tokio::spawn(serve(
+            https,
+            Some(tls),
+            Arc::clone(&state),
+            stopped.clone(),
+        ))];
+        let http_addr = match config.http_port {
+            Some(port) => {
+                let http = TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .context("binding the HTTP port")?;
+                let addr = http.local_addr()?;
+                tasks.push(tokio::spawn(serve(http, None, Arc::clone(&state), stopped)));
+                Some(addr)
+            }
+            None => None,
+        };
+        Ok(Self {
+            state,
+            https_addr,
+            http_addr,
+            stop,
+            tasks,
+        })
+    }
+
+    /// `https://localhost:PORT` (the TLS certificate names `localhost` and `127.0.0.1`).
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.https_addr.port())
+    }
+
+    /// `http://127.0.0.1:PORT`, if the plain listener runs.
+    pub fn http_url(&self) -> Option<String> {
+        self.http_addr
+            .map(|a| format!("http://127.0.0.1:{}", a.port()))
+    }
+
+    /// The HTTPS listener's address.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    /// The CA's root certificate, PEM: the trust anchor for the TLS
+    /// certificate and for issued certificates.
+    pub fn trust_anchor_pem(&self) -> String {
+        self.state.ca.root_pem()
+    }
+
+    /// The CA.
+    pub fn ca(&self) -> &Ca {
+        &self.state.ca
+    }
+
+    /// A TLS client certificate the server trusts: (chain PEM, key PEM).
+    pub fn client_identity(&self, common_name: &str) -> Result<(String, String)> {
+        self.state.ca.client_identity(common_name)
+    }
+
+    /// Replaces the fault knobs.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.state.faults) = faults;
+        lock(&self.state.pending).clear();
+    }
+
+    /// Every request served so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Stops accepting connections and waits for the listeners to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for EstServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn tls_config(ca: &Ca, auth: AuthMode) -> Result<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (chain, key) = ca.server_identity(&["localhost".into(), "127.0.0.1".into()])?;
+    let chain: Vec<CertificateDer<'static>> = chain.into_iter().map(CertificateDer::from).collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match auth {
+        AuthMode::ClientCert | AuthMode::Both => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(CertificateDer::from(ca.root_der()))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        AuthMode::None | AuthMode::Basic => builder.with_no_client_auth(),
+    };
+    Ok(builder.with_single_cert(chain, key)?)
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<State>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let (state, acceptor, stopped) = (Arc::clone(&state), acceptor.clone(), stopped.clone());
+        tokio::spawn(async move {
+            match acceptor {
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    let Ok(Ok(stream)) = handshake else { return };
+                    let had_client_cert = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty());
+                    connection(TokioIo::new(stream), state, had_client_cert, stopped).await;
+                }
+                None => connection(TokioIo::new(tcp), state, false, stopped).await,
+            }
+        });
+    }
+}
+
+async fn connection<I>(
+    io: I,
+    state: Arc<State>,
+    had_client_cert: bool,
+    mut stopped: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, std::convert::Infallible>(handle(request, &state, had_client_cert).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopped.changed() => {}
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<String>) -> Answer {
+    let mut response = Response::new(Full::new(Bytes::from(body.into())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn pkcs7_answer(der: &[u8]) -> Answer {
+    let mut response = Response::new(Full::new(Bytes::from(base64_lines(der))));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/pkcs7-mime; smime-type=certs-only"),
+    );
+    headers.insert(
+        "content-transfer-encoding",
+        HeaderValue::from_static("base64"),
+    );
+    response
+}
+
+fn base64_lines(der: &[u8]) -> String {
+    let flat = Base64::encode_string(der);
+    let mut out = String::with_capacity(flat.len() + flat.len() / 64 + 1);
+    for chunk in flat.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// The EST operation a path names, under `/.well-known/est[/label]/`.
+fn operation(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/.well-known/est/")?;
+    match rest.split('/').collect::<Vec<_>>()[..] {
+        [op] => Some(op),
+        [label, op] if !label.is_empty() => Some(op),
+        _ => None,
+    }
+}
+
+async fn handle(request: Request<Incoming>, state: &State, had_client_cert: bool) -> Answer {
+    let path = request.uri().path().to_owned();
+    let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
+    lock(&state.log).push(RequestRecord {
+        method: request.method().to_string(),
+        path: path.clone(),
+        had_authorization: authorization.is_some(),
+        had_client_cert,
+    });
+    let faults = lock(&state.faults).clone();
+    if let Some(delay) = faults.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let Some(op) = operation(&path) else {
+        return text(StatusCode::NOT_FOUND, format!("no EST operation at {path}"));
+    };
+    if matches!(state.auth, AuthMode::Basic | AuthMode::Both)
+        && !basic_ok(authorization.as_ref(), &state.basic)
+    {
+        let mut answer = text(
+            StatusCode::UNAUTHORIZED,
+            "The server could not verify that you are authorized to access the URL requested.",
+        );
+        answer.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"estrealm\""),
+        );
+        return answer;
+    }
+    match (request.method(), op) {
+        (&Method::GET, "cacerts") => cacerts(state, &faults),
+        (&Method::GET, "csrattrs") => text(StatusCode::NO_CONTENT, ""),
+        (&Method::POST, "simpleenroll" | "simplereenroll") => {
+            let body = match Limited::new(request.into_body(), MAX_REQUEST)
+                .collect()
+                .await
+            {
+                Ok(body) => body.to_bytes(),
+                Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+            };
+            enroll(state, &faults, &body)
+        }
+        (_, "cacerts" | "csrattrs" | "simpleenroll" | "simplereenroll") => text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed on /{op}", request.method()),
+        ),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            format!("unknown EST operation /{op}"),
+        ),
+    }
+}
+
+fn basic_ok(header: Option<&HeaderValue>, expected: &str) -> bool {
+    let Some(value) = header.and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Some(encoded) = value.strip_prefix("Basic ") else {
+        return false;
+    };
+    Base64::decode_vec(encoded.trim()).is_ok_and(|decoded| decoded == expected.as_bytes())
+}
+
+fn cacerts(state: &State, faults: &Faults) -> Answer {
+    let (root, issuing) = (state.ca.root_der(), state.ca.issuing_der());
+    let mut certs = match faults.cacerts_order {
+        CacertsOrder::Canonical | CacertsOrder::IssuerFirst => vec![issuing, root],
+        CacertsOrder::RootFirst => vec![root, issuing],
+    };
+    if faults.cacerts_extra {
+        certs.insert(1, state.extra_cert.clone());
+    }
+    let der = match faults.cacerts_order {
+        CacertsOrder::Canonical => pkcs7::certs_only(&certs),
+        _ => pkcs7::certs_only_in_order(&certs),
+    };
+    match der {
+        Ok(der) => pkcs7_answer(&der),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("building /cacerts failed: {e:#}"),
+        ),
+    }
+}
+
+fn enroll(state: &State, faults: &Faults, body: &[u8]) -> Answer {
+    if let Some((status, body)) = &faults.status {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return text(status, body.clone());
+    }
+    let compact: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let Ok(csr) = Base64::decode_vec(&String::from_utf8_lossy(&compact)) else {
+        return text(StatusCode::BAD_REQUEST, "the request body is not base64");
+    };
+    if faults.pending_times > 0 {
+        let mut pending = lock(&state.pending);
+        let seen = pending.entry(csr.clone()).or_insert(0);
+        if *seen < faults.pending_times {
+            *seen += 1;
+            let mut answer = text(StatusCode::ACCEPTED, "request queued for approval");
+            let retry_after = faults.retry_after.clone().unwrap_or_else(|| "1".into());
+            if let Ok(value) = HeaderValue::from_str(&retry_after) {
+                answer.headers_mut().insert(RETRY_AFTER, value);
+            }
+            return answer;
+        }
+    }
+    let options = IssueOptions {
+        other_key: faults.other_key,
+        drop_sans: faults.drop_sans,
+    };
+    let cert = match state.ca.issue(&csr, options) {
+        Ok(cert) => cert,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e:#}")),
+    };
+    let der = match pkcs7::certs_only(&[cert]) {
+        Ok(der) => der,
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    };
+    let mut answer = match faults.body {
+        None => pkcs7_answer(&der),
+        Some(BodyFault::Garbage) => pkcs7_with_body("this is not a PKCS#7 answer!\n".into()),
+        Some(BodyFault::Truncated) => {
+            let full = base64_lines(&der);
+            pkcs7_with_body(full[..full.len() / 2].to_owned())
+        }
+        Some(BodyFault::Oversized) => pkcs7_with_body("QUFB".repeat(512 * 1024)),
+    };
+    if faults.wrong_content_type {
+        answer
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    }
+    answer
+}
+
+fn pkcs7_with_body(body: String) -> Answer {
+    let mut answer = pkcs7_answer(&[]);
+    *answer.body_mut() = Full::new(Bytes::from(body));
+    answer
+}

@@ -1,0 +1,21 @@
+//! Host-side bindings of the `acme:ca-handler/ca-handler` world, generated
+//! from the project's WIT. WASI interfaces come from `wasmtime-wasi` and
+//! `wasmtime-wasi-http`; `wasi:config/store` is implemented by this crate.
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "acme:ca-handler/ca-handler",
+    imports: { default: trappable },
+    exports: { default: async },
+    with: {
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+    },
+    require_store_data_send: true,
+});
+
+pub use exports::acme::ca_handler::handler::{
+    Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
+};

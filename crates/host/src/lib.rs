@@ -1,0 +1,247 @@
+//! A wasmtime host for CA-handler components: it loads any component that
+//! exports the `acme:ca-handler/ca-handler` world (by default the embedded
+//! est-ca-handler), compiles it once, pre-instantiates it, and runs each
+//! call in a fresh store, as a serverless host does.
+//!
+//! The host gives the component exactly three things: its settings through
+//! `wasi:config/store`, the environment variables its settings name, and
+//! outgoing HTTP to the configured EST server only, with the host's TLS.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use est_ca_host::{Host, Settings};
+//! let host = Host::embedded()?;
+//! let settings = Settings::from_pairs([
+//!     ("est_host", "https://est.example.com"),
+//!     ("est_user", "estuser"),
+//!     ("est_password_variable", "EST_PASSWORD"),
+//!     ("ca_bundle", "/etc/est/ca.pem"),
+//! ])?;
+//! let enrollment = host.enroll(&settings, "MIIB...").await?;
+//! # Ok(()) }
+//! ```
+
+pub mod bindings;
+pub mod demo;
+pub mod outbound;
+pub mod report;
+pub mod settings;
+
+pub use bindings::{
+    Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
+};
+pub use settings::Settings;
+
+use anyhow::{Context, Result};
+use bindings::wasi::config::store;
+use bindings::{CaHandler, CaHandlerPre};
+use std::path::Path;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config as EngineConfig, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// The est-ca-handler component built with this crate (release, wasm32-wasip2).
+pub const COMPONENT: &[u8] = include_bytes!(env!("EST_CA_HANDLER_WASM"));
+
+/// The largest amount of stderr output kept from one call.
+const STDERR_LIMIT: usize = 64 * 1024;
+
+/// A compiled, pre-instantiated CA-handler component.
+#[derive(Clone)]
+pub struct Host {
+    pre: CaHandlerPre<State>,
+}
+
+/// The store data of one call.
+pub struct State {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: outbound::Hooks,
+    values: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl store::Host for State {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
+        Ok(Ok(self.values.get(&key).cloned()))
+    }
+
+    fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
+        Ok(Ok(self
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()))
+    }
+}
+
+impl Host {
+    /// Loads the embedded est-ca-handler component.
+    pub fn embedded() -> Result<Self> {
+        Self::new(COMPONENT)
+    }
+
+    /// Loads a component from a `.wasm` file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Self::new(&bytes).with_context(|| format!("{}", path.display()))
+    }
+
+    /// Compiles `component` and links it against the host's WASI.
+    pub fn new(component: &[u8]) -> Result<Self> {
+        let engine = Engine::new(&EngineConfig::new()).map_err(anyhow::Error::from)?;
+        let component = Component::new(&engine, component)
+            .map_err(anyhow::Error::from)
+            .context("not a loadable component")?;
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        store::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        let pre = CaHandlerPre::new(linker.instantiate_pre(&component)?)
+            .map_err(anyhow::Error::from)
+            .context("the component does not implement the acme:ca-handler/ca-handler world")?;
+        Ok(Self { pre })
+    }
+
+    /// A fresh instance for one call, with `settings`.
+    async fn instance(
+        &self,
+        settings: &Settings,
+    ) -> Result<(Store<State>, CaHandler, MemoryOutputPipe)> {
+        let stderr = MemoryOutputPipe::new(STDERR_LIMIT);
+        let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone());
+        for (name, value) in &settings.env {
+            wasi.env(name, value);
+        }
+        let state = State {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: outbound::Hooks(settings.outbound.clone()),
+            values: std::sync::Arc::new(settings.values.clone()),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        Ok((store, instance, stderr))
+    }
+
+    /// Runs `call` in a fresh instance; the component's stderr lines are
+    /// logged as warnings.
+    async fn with_instance<T>(
+        &self,
+        settings: &Settings,
+        call: impl AsyncFnOnce(&mut Store<State>, &CaHandler) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        let (mut store, instance, stderr) = self.instance(settings).await?;
+        let result = call(&mut store, &instance).await;
+        for line in String::from_utf8_lossy(&stderr.contents())
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            tracing::warn!(target: "component", "{line}");
+        }
+        result
+            .map_err(anyhow::Error::from)
+            .context("the component failed")
+    }
+
+    /// `handler-check`: warnings, or the configuration error.
+    pub async fn handler_check(
+        &self,
+        settings: &Settings,
+    ) -> Result<Result<Vec<String>, HandlerError>> {
+        self.with_instance(settings, async |store, h| {
+            h.acme_ca_handler_handler().call_handler_check(store).await
+        })
+        .await
+    }
+
+    /// `ca-certs`: the CA certificates as PEM.
+    pub async fn ca_certs(&self, settings: &Settings) -> Result<Result<Vec<String>, HandlerError>> {
+        self.with_instance(settings, async |store, h| {
+            h.acme_ca_handler_handler().call_ca_certs(store).await
+        })
+        .await
+    }
+
+    /// `enroll`: a certificate (or a pending answer) for `csr`.
+    pub async fn enroll(
+        &self,
+        settings: &Settings,
+        csr: &str,
+    ) -> Result<Result<Enrollment, HandlerError>> {
+        self.with_instance(settings, async |store, h| {
+            h.acme_ca_handler_handler().call_enroll(store, csr).await
+        })
+        .await
+    }
+
+    /// `poll`: asks again about a pending enrollment.
+    pub async fn poll(
+        &self,
+        settings: &Settings,
+        cert_name: &str,
+        poll_identifier: &str,
+        csr: &str,
+    ) -> Result<Result<PollResult, HandlerError>> {
+        self.with_instance(settings, async |store, h| {
+            h.acme_ca_handler_handler()
+                .call_poll(store, cert_name, poll_identifier, csr)
+                .await
+        })
+        .await
+    }
+
+    /// `revoke`.
+    pub async fn revoke(
+        &self,
+        settings: &Settings,
+        cert: &str,
+        reason: &str,
+        date: &str,
+    ) -> Result<Result<(), RevocationError>> {
+        self.with_instance(settings, async |store, h| {
+            h.acme_ca_handler_handler()
+                .call_revoke(store, cert, reason, date)
+                .await
+        })
+        .await
+    }
+
+    /// `trigger`.
+    pub async fn trigger(
+        &self,
+        settings: &Settings,
+        payload: &str,
+    ) -> Result<Result<Certificate, HandlerError>> {
+        self.with_instance(settings, async |store, h| {
+            h.acme_ca_handler_handler()
+                .call_trigger(store, payload)
+                .await
+        })
+        .await
+    }
+}

@@ -1,0 +1,115 @@
+//! The handler's settings as the host holds them: the `[CAhandler]` keys
+//! handed to the component through `wasi:config/store`, the environment
+//! variables its `*_variable` keys name, and the outbound HTTP set-up
+//! derived from them. Built once, used for every call.
+
+use crate::outbound::Outbound;
+use anyhow::{Context, Result};
+use est_ca_handler::config::Config;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Everything a call needs besides the component.
+pub struct Settings {
+    pub(crate) values: BTreeMap<String, String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) outbound: Arc<Outbound>,
+}
+
+impl Settings {
+    /// Settings from key/value pairs, reading the variables that
+    /// `*_variable` keys name from this process's environment.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self::with_env(pairs, |name| std::env::var(name).ok())
+    }
+
+    /// Settings from key/value pairs, with `lookup` as the environment.
+    pub fn with_env<I, K, V>(pairs: I, lookup: impl Fn(&str) -> Option<String>) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let values: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into().to_ascii_lowercase(), v.into()))
+            .collect();
+        // Only the variables the configuration names, never the whole environment.
+        let env: Vec<(String, String)> = values
+            .iter()
+            .filter(|(key, _)| key.ends_with("_variable"))
+            .filter_map(|(_, name)| {
+                lookup(name.trim()).map(|value| (name.trim().to_owned(), value))
+            })
+            .collect();
+        let view = View {
+            values: &values,
+            env: &env,
+        };
+        let outbound = match Config::load(&view) {
+            Ok(config) => Outbound::new(&config).context("configuration")?,
+            // The component reports configuration errors itself.
+            Err(_) => Outbound::deny_all(),
+        };
+        Ok(Self {
+            values,
+            env,
+            outbound: Arc::new(outbound),
+        })
+    }
+
+    /// Settings from the `[CAhandler]` section of an acme2certifier
+    /// `acme_srv.cfg`, with `overrides` applied on top.
+    pub fn from_acme_srv_cfg(path: &Path, overrides: &[(String, String)]) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut pairs = cahandler_section(&text).with_context(|| format!("{}", path.display()))?;
+        pairs.extend(overrides.iter().cloned());
+        Self::from_pairs(pairs)
+    }
+
+    /// The value configured for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+}
+
+/// The key/value pairs of the `[CAhandler]` section of an INI text, as
+/// Python's configparser reads them (keys lower-cased, `=` or `:`).
+pub fn cahandler_section(text: &str) -> Result<Vec<(String, String)>> {
+    let mut ini = configparser::ini::Ini::new();
+    let map = ini
+        .read(text.to_owned())
+        .map_err(|e| anyhow::anyhow!("not an INI file: {e}"))?;
+    let section = map
+        .get("cahandler")
+        .context("it has no [CAhandler] section")?;
+    Ok(section
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+        .collect())
+}
+
+struct View<'a> {
+    values: &'a BTreeMap<String, String>,
+    env: &'a [(String, String)],
+}
+
+impl est_ca_handler::config::Settings for View<'_> {
+    fn get(&self, key: &str) -> Result<Option<String>, String> {
+        Ok(self.values.get(key).cloned())
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
