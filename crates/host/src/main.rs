@@ -1,1 +1,352 @@
-fn main() {}
+//! `ca-handler`: runs a CA-handler component from the command line.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use est_ca_host::report::{Summary, explain, pem_certificates};
+use est_ca_host::{Enrollment, HandlerError, Host, PollResult, Settings, demo};
+use est_server::KeyType;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Obtains certificates from a CA through a CA-handler WebAssembly component
+/// (by default the embedded est-ca-handler, which speaks EST).
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// More output (-v: progress, -vv: requests).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Use this component instead of the embedded est-ca-handler.
+    #[arg(long, global = true, value_name = "FILE.wasm")]
+    component: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll a CSR and write the certificate bundle.
+    Enroll {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The CSR: PEM, DER, or base64.
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate bundle (PEM).
+        #[arg(long, default_value = "cert-bundle.pem")]
+        out: PathBuf,
+        /// Print acme2certifier's cert_bundle, cert_raw and poll_identifier as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask again about an enrollment that was left pending.
+    Poll {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The CSR that was enrolled.
+        #[arg(long)]
+        csr: PathBuf,
+        /// The poll identifier `enroll` printed.
+        #[arg(long)]
+        poll_identifier: String,
+        /// The ACME server's name for the certificate.
+        #[arg(long, default_value = "")]
+        cert_name: String,
+        /// Where to write the certificate bundle (PEM).
+        #[arg(long, default_value = "cert-bundle.pem")]
+        out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch and print the CA certificates.
+    Cacerts {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Check the configuration, then probe the EST server's /cacerts.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Enroll through the component against a local EST server started in-process.
+    Demo {
+        /// Key type of the local CA and of the demo's key.
+        #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+        key_type: KeyType,
+        /// The name to request a certificate for.
+        #[arg(long, default_value = "demo.est-ca-handler.test")]
+        name: String,
+        /// Where to write the bundle, key and trust anchor.
+        #[arg(long, default_value = "est-demo")]
+        out: PathBuf,
+    },
+}
+
+/// Where the handler's settings come from, lowest precedence first:
+/// `--config`, `CAHANDLER_<KEY>` environment variables, `--set`.
+#[derive(Args)]
+struct ConfigArgs {
+    /// An acme2certifier acme_srv.cfg; its [CAhandler] section is used.
+    #[arg(long, value_name = "acme_srv.cfg")]
+    config: Option<PathBuf>,
+    /// A setting (e.g. --set est_host=https://est.example). Prefer the
+    /// *_variable keys for secrets: command lines are visible to others.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    set: Vec<(String, String)>,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or("expected KEY=VALUE")?;
+    Ok((key.trim().to_ascii_lowercase(), value.to_owned()))
+}
+
+impl ConfigArgs {
+    fn settings(&self) -> Result<Settings> {
+        let mut pairs = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                est_ca_host::settings::cahandler_section(&text)
+                    .with_context(|| format!("{}", path.display()))?
+            }
+            None => Vec::new(),
+        };
+        for (name, value) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("CAHANDLER_") {
+                pairs.push((key.to_ascii_lowercase(), value));
+            }
+        }
+        pairs.extend(self.set.iter().cloned());
+        Settings::from_pairs(pairs)
+    }
+}
+
+/// Exit codes, one per kind of outcome.
+mod exit {
+    pub const HOST: u8 = 1;
+    pub const CONFIG: u8 = 3;
+    pub const UNAUTHORIZED: u8 = 4;
+    pub const REJECTED: u8 = 5;
+    pub const PENDING: u8 = 6;
+    pub const TRANSPORT: u8 = 7;
+    pub const SERVER: u8 = 8;
+    pub const NOT_SUPPORTED: u8 = 9;
+}
+
+fn exit_code(error: &HandlerError) -> u8 {
+    match error {
+        HandlerError::Config(_) => exit::CONFIG,
+        HandlerError::Unauthorized(_) => exit::UNAUTHORIZED,
+        HandlerError::BadCsr(_) | HandlerError::Rejected(_) => exit::REJECTED,
+        HandlerError::Transport(_) | HandlerError::Timeout(_) => exit::TRANSPORT,
+        HandlerError::ServerError(_)
+        | HandlerError::MalformedAnswer(_)
+        | HandlerError::CertificateMismatch(_) => exit::SERVER,
+        HandlerError::NotSupported(_) => exit::NOT_SUPPORTED,
+    }
+}
+
+fn fail(error: &HandlerError) -> ExitCode {
+    eprintln!("error: {}", explain(error));
+    ExitCode::from(exit_code(error))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn"))
+    });
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::HOST)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let host = match &cli.component {
+        Some(path) => Host::from_file(path)?,
+        None => Host::embedded()?,
+    };
+    match cli.command {
+        Command::Enroll {
+            config,
+            csr,
+            out,
+            json,
+        } => {
+            let Ok(settings) = settings_or_exit(&config)? else {
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            match host.enroll(&settings, &read_csr(&csr)?).await? {
+                Ok(Enrollment::Issued(cert)) => {
+                    issued(&cert.cert_bundle, &cert.cert_raw, &out, json)
+                }
+                Ok(Enrollment::Pending(p)) => Ok(pending(&p, json)),
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        Command::Poll {
+            config,
+            csr,
+            poll_identifier,
+            cert_name,
+            out,
+            json,
+        } => {
+            let Ok(settings) = settings_or_exit(&config)? else {
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            match host
+                .poll(&settings, &cert_name, &poll_identifier, &read_csr(&csr)?)
+                .await?
+            {
+                Ok(PollResult::Issued(cert)) => {
+                    issued(&cert.cert_bundle, &cert.cert_raw, &out, json)
+                }
+                Ok(PollResult::Pending(p)) => Ok(pending(&p, json)),
+                Ok(PollResult::Rejected(reason)) => {
+                    eprintln!("error: the CA rejected the request: {reason}");
+                    Ok(ExitCode::from(exit::REJECTED))
+                }
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        Command::Cacerts { config } => {
+            let Ok(settings) = settings_or_exit(&config)? else {
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            match host.ca_certs(&settings).await? {
+                Ok(pems) => {
+                    for pem in &pems {
+                        let der = pem_certificates(pem)?;
+                        eprintln!("# {}", Summary::of(&der[0])?.subject);
+                        print!("{pem}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        Command::Check { config } => {
+            let Ok(settings) = settings_or_exit(&config)? else {
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            match host.handler_check(&settings).await? {
+                Ok(warnings) => {
+                    println!("configuration: OK");
+                    for warning in warnings {
+                        println!("warning: {warning}");
+                    }
+                }
+                Err(e) => return Ok(fail(&e)),
+            }
+            match host.ca_certs(&settings).await? {
+                Ok(pems) => {
+                    println!(
+                        "EST server: OK, /cacerts returned {} certificate(s)",
+                        pems.len()
+                    );
+                    for pem in &pems {
+                        println!("  {}", Summary::of(&pem_certificates(pem)?[0])?.subject);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(fail(&e)),
+            }
+        }
+        Command::Demo {
+            key_type,
+            name,
+            out,
+        } => {
+            println!("Starting a local EST server and enrolling through the component...");
+            let outcome = demo::run(&host, key_type, &name, &out).await?;
+            println!(
+                "EST server:  {} (HTTP Basic, TLS with a CA made just now)",
+                outcome.est_url
+            );
+            println!("{}", outcome.summary);
+            println!("chain:       verified up to the local CA's root");
+            println!(
+                "written to:  {}/cert-bundle.pem, key.pem, est-root.pem",
+                outcome.out_dir.display()
+            );
+            println!();
+            print!("{}", outcome.cert_bundle);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The settings, or the configuration error already reported.
+fn settings_or_exit(config: &ConfigArgs) -> Result<Result<Settings, ()>> {
+    match config.settings() {
+        Ok(settings) => Ok(Ok(settings)),
+        Err(e) => {
+            eprintln!("error: configuration: {e:#}");
+            Ok(Err(()))
+        }
+    }
+}
+
+fn read_csr(path: &Path) -> Result<String> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read the CSR {}", path.display()))?;
+    let is_text = bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if is_text {
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    use base64ct::Encoding;
+    Ok(base64ct::Base64UrlUnpadded::encode_string(&bytes))
+}
+
+fn issued(bundle: &str, raw: &str, out: &Path, json: bool) -> Result<ExitCode> {
+    if json {
+        let value =
+            serde_json::json!({ "cert_bundle": bundle, "cert_raw": raw, "poll_identifier": null });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let certs = pem_certificates(bundle)?;
+    if certs.is_empty() {
+        bail!("the bundle is empty");
+    }
+    std::fs::write(out, bundle).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("{}", Summary::of(&certs[0])?);
+    println!("chain:      {} CA certificate(s)", certs.len() - 1);
+    println!("written to: {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pending(p: &est_ca_host::Pending, json: bool) -> ExitCode {
+    if json {
+        let value = serde_json::json!({
+            "cert_bundle": null, "cert_raw": null,
+            "poll_identifier": p.poll_identifier, "retry_after": p.retry_after_seconds,
+        });
+        println!("{value}");
+    } else {
+        println!(
+            "pending: the CA will decide later; poll again in {} s with --poll-identifier {}",
+            p.retry_after_seconds, p.poll_identifier
+        );
+    }
+    ExitCode::from(exit::PENDING)
+}

@@ -1,1 +1,179 @@
+//! What the command line shows a person: a summary of an issued
+//! certificate, a check of its chain, and an explanation of each failure.
 
+use crate::bindings::HandlerError;
+use anyhow::{Context, Result, anyhow, bail};
+use der::Decode;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use std::fmt;
+use std::sync::Arc;
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+/// The facts about a certificate an operator looks at first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Subject, RFC 4514.
+    pub subject: String,
+    /// DNS names and IP addresses from the subject alternative names.
+    pub sans: Vec<String>,
+    /// Issuer, RFC 4514.
+    pub issuer: String,
+    /// Serial number, colon-separated hex.
+    pub serial: String,
+    /// Start of validity.
+    pub not_before: String,
+    /// End of validity.
+    pub not_after: String,
+}
+
+impl Summary {
+    /// Reads the summary of a DER certificate.
+    pub fn of(der: &[u8]) -> Result<Self> {
+        let cert = Certificate::from_der(der).context("not an X.509 certificate")?;
+        let tbs = cert.tbs_certificate();
+        let sans = match tbs.get_extension::<SubjectAltName>() {
+            Ok(Some((_, san))) => san.0.iter().filter_map(general_name).collect(),
+            _ => Vec::new(),
+        };
+        let serial = tbs
+            .serial_number()
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        Ok(Self {
+            subject: tbs.subject().to_string(),
+            sans,
+            issuer: tbs.issuer().to_string(),
+            serial,
+            not_before: tbs.validity().not_before.to_string(),
+            not_after: tbs.validity().not_after.to_string(),
+        })
+    }
+}
+
+fn general_name(name: &GeneralName) -> Option<String> {
+    match name {
+        GeneralName::DnsName(dns) => Some(format!("DNS:{}", dns.as_str())),
+        GeneralName::IpAddress(ip) => match ip.as_bytes().len() {
+            4 => <[u8; 4]>::try_from(ip.as_bytes())
+                .ok()
+                .map(|b| format!("IP:{}", std::net::Ipv4Addr::from(b))),
+            16 => <[u8; 16]>::try_from(ip.as_bytes())
+                .ok()
+                .map(|b| format!("IP:{}", std::net::Ipv6Addr::from(b))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "subject:    {}", self.subject)?;
+        writeln!(
+            f,
+            "SANs:       {}",
+            if self.sans.is_empty() {
+                "(none)".into()
+            } else {
+                self.sans.join(", ")
+            }
+        )?;
+        writeln!(f, "issuer:     {}", self.issuer)?;
+        writeln!(f, "serial:     {}", self.serial)?;
+        writeln!(f, "valid from: {}", self.not_before)?;
+        write!(f, "valid to:   {}", self.not_after)
+    }
+}
+
+/// The DER certificates of a PEM bundle, in order.
+pub fn pem_certificates(bundle: &str) -> Result<Vec<Vec<u8>>> {
+    let certs = CertificateDer::pem_slice_iter(bundle.as_bytes())
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("not a PEM certificate bundle: {e}"))?;
+    if certs.is_empty() {
+        bail!("the bundle holds no certificate");
+    }
+    Ok(certs)
+}
+
+/// Verifies that the bundle's first certificate chains, through the others,
+/// to one of the PEM trust anchors, and is valid now for its first DNS name
+/// (or IP address).
+pub fn verify_chain(bundle: &str, trust_anchors_pem: &str) -> Result<()> {
+    let certs = pem_certificates(bundle)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for anchor in pem_certificates(trust_anchors_pem)? {
+        roots.add(CertificateDer::from(anchor))?;
+    }
+    let summary = Summary::of(&certs[0])?;
+    let name = summary
+        .sans
+        .iter()
+        .find_map(|san| san.strip_prefix("DNS:").or_else(|| san.strip_prefix("IP:")))
+        .context("the certificate names no DNS name or IP address to verify")?;
+    let name = ServerName::try_from(name.to_owned())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()?;
+    let end_entity = CertificateDer::from(certs[0].clone());
+    let intermediates: Vec<CertificateDer<'_>> = certs[1..]
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    verifier
+        .verify_server_cert(&end_entity, &intermediates, &name, &[], UnixTime::now())
+        .map_err(|e| anyhow!("the chain does not verify: {e}"))?;
+    Ok(())
+}
+
+/// One line saying what failed, plus a hint about what to look at.
+pub fn explain(error: &HandlerError) -> String {
+    match error {
+        HandlerError::Config(detail) => format!("configuration error: {detail}"),
+        HandlerError::BadCsr(detail) => format!("bad CSR: {detail}"),
+        HandlerError::Unauthorized(f) => format!(
+            "authentication failed (HTTP {}): {} — check est_user/est_password, or that the EST server trusts the client certificate",
+            f.status, f.detail
+        ),
+        HandlerError::Rejected(f) => format!(
+            "the CA rejected the request (HTTP {}): {}",
+            f.status, f.detail
+        ),
+        HandlerError::ServerError(f) => {
+            format!("the EST server failed (HTTP {}): {}", f.status, f.detail)
+        }
+        HandlerError::Transport(detail) => {
+            let hint = if detail.contains("TLS certificate") {
+                " — the server's certificate is not trusted: set ca_bundle to its CA (PEM)"
+            } else if detail.contains("TLS alert") {
+                " — the server refused the TLS handshake: check est_client_cert/est_client_key"
+            } else if detail.contains("DNS") {
+                " — check the host name in est_host"
+            } else if detail.contains("refused") && !detail.contains("denied") {
+                " — nothing listens there: check the port in est_host"
+            } else {
+                ""
+            };
+            format!("cannot reach the EST server: {detail}{hint}")
+        }
+        HandlerError::Timeout(detail) => {
+            format!("the EST server did not answer in time: {detail} — see request_timeout")
+        }
+        HandlerError::MalformedAnswer(detail) => {
+            format!("the EST server's answer is unusable: {detail}")
+        }
+        HandlerError::CertificateMismatch(detail) => {
+            format!("the issued certificate was refused: {detail}")
+        }
+        HandlerError::NotSupported(detail) => format!("not supported: {detail}"),
+    }
+}
