@@ -171,18 +171,19 @@ fn start(
     let _ = options.set_between_bytes_timeout(Some(timeout_ns));
 
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
-    {
+    // When the host cannot deliver the request (connection refused, TLS
+    // failure, ...) the body stream closes early; the response future then
+    // carries the precise reason, so a write failure is not reported itself.
+    let written = {
         let stream = body.write().map_err(|()| refused("body stream"))?;
-        for chunk in request.body.chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(|e| {
-                TransportError::Failed(format!(
-                    "sending the request body failed: {}",
-                    stream_error(e)
-                ))
-            })?;
-        }
+        request
+            .body
+            .chunks(4096)
+            .try_for_each(|chunk| stream.blocking_write_and_flush(chunk))
+    };
+    if written.is_ok() {
+        http::OutgoingBody::finish(body, None).map_err(transport_error)?;
     }
-    http::OutgoingBody::finish(body, None).map_err(transport_error)?;
     Ok(future)
 }
 

@@ -40,6 +40,9 @@ struct Args {
     /// FILE.pem and FILE.key.
     #[arg(long, value_name = "FILE")]
     client_identity_out: Option<PathBuf>,
+    /// Speak only TLS 1.2.
+    #[arg(long)]
+    tls12_only: bool,
     /// Answer each CSR's enrollment with 202 this many times first.
     #[arg(long, default_value_t = 0)]
     pending_times: u32,
@@ -102,6 +105,7 @@ async fn main() -> Result<()> {
         https_port: args.port,
         http_port: args.http_port,
         trust_anchor_out: Some(args.trust_anchor_out.clone()),
+        tls12_only: args.tls12_only,
         faults,
     })
     .await?;

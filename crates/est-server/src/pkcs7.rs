@@ -41,18 +41,53 @@ pub fn certs_only(certs: &[Vec<u8>]) -> Result<Vec<u8>> {
 
 /// Like [`certs_only`], but with the certificates in exactly the order
 /// given, as some servers in the field send them. DER sorts a `SET OF`;
-/// the sorted certificates sit back to back in the encoding, so they are
-/// swapped for the same bytes in the wanted order (lengths do not change).
+/// the sorted certificates sit back to back in the encoding, so their run
+/// is rewritten with the same bytes in the wanted order (no length changes).
 pub fn certs_only_in_order(certs: &[Vec<u8>]) -> Result<Vec<u8>> {
     let mut der = certs_only(certs)?;
-    let mut sorted = certs.to_vec();
-    sorted.sort();
-    let sorted_run = sorted.concat();
-    let wanted_run = certs.concat();
-    let at = der
-        .windows(sorted_run.len())
-        .position(|w| w == sorted_run.as_slice())
-        .context("the sorted certificates are not contiguous in the encoding")?;
-    der[at..at + wanted_run.len()].copy_from_slice(&wanted_run);
+    let mut found: Vec<(usize, usize)> = certs
+        .iter()
+        .map(|cert| {
+            der.windows(cert.len())
+                .position(|w| w == cert.as_slice())
+                .map(|at| (at, cert.len()))
+                .context("a certificate is missing from the encoding")
+        })
+        .collect::<Result<_>>()?;
+    found.sort();
+    let start = found.first().map_or(0, |(at, _)| *at);
+    let mut end = start;
+    for (at, len) in &found {
+        if *at != end {
+            anyhow::bail!("the certificates are not contiguous in the encoding");
+        }
+        end += len;
+    }
+    der[start..end].copy_from_slice(&certs.concat());
     Ok(der)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ca, KeyType};
+
+    #[test]
+    fn certificates_come_out_in_the_order_asked_and_the_encoding_stays_valid() {
+        let ca = Ca::new("Order", KeyType::EcdsaP256).unwrap();
+        let other = Ca::new("Other", KeyType::EcdsaP256).unwrap();
+        let certs = [ca.root_der(), other.root_der(), ca.issuing_der()];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+            let wanted: Vec<Vec<u8>> = order.iter().map(|&i| certs[i].clone()).collect();
+            let der = certs_only_in_order(&wanted).unwrap();
+            let run = wanted.concat();
+            assert!(
+                der.windows(run.len()).any(|w| w == run.as_slice()),
+                "order {order:?}"
+            );
+            let info = ContentInfo::from_der(&der).expect("still decodes");
+            assert_eq!(info.content_type, ID_SIGNED_DATA);
+            assert_eq!(der.len(), certs_only(&wanted).unwrap().len());
+        }
+    }
 }

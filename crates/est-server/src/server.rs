@@ -105,6 +105,8 @@ pub struct ServerConfig {
     pub http_port: Option<u16>,
     /// Write the root certificate (PEM) here.
     pub trust_anchor_out: Option<PathBuf>,
+    /// Speak only TLS 1.2 (as many EST servers in the field do).
+    pub tls12_only: bool,
     /// Initial faults.
     pub faults: Faults,
 }
@@ -120,6 +122,7 @@ impl Default for ServerConfig {
             https_port: 0,
             http_port: None,
             trust_anchor_out: None,
+            tls12_only: false,
             faults: Faults::default(),
         }
     }
@@ -136,6 +139,15 @@ pub struct RequestRecord {
     pub had_authorization: bool,
     /// Whether the TLS client presented a certificate.
     pub had_client_cert: bool,
+    /// The TLS version (`TLSv1_3`, `TLSv1_2`), or `None` for plain HTTP.
+    pub tls_version: Option<String>,
+}
+
+/// What the server knows about a connection.
+#[derive(Debug, Clone, Default)]
+struct Peer {
+    had_client_cert: bool,
+    tls_version: Option<String>,
 }
 
 struct State {
@@ -166,7 +178,7 @@ impl EstServer {
             std::fs::write(path, ca.root_pem())
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        let tls = Arc::new(tls_config(&ca, config.auth)?);
+        let tls = Arc::new(tls_config(&ca, config.auth, config.tls12_only)?);
         let state = Arc::new(State {
             basic: format!("{}:{}", config.user, config.password),
             ca,
@@ -274,13 +286,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn tls_config(ca: &Ca, auth: AuthMode) -> Result<rustls::ServerConfig> {
+fn tls_config(ca: &Ca, auth: AuthMode, tls12_only: bool) -> Result<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (chain, key) = ca.server_identity(&["localhost".into(), "127.0.0.1".into()])?;
     let chain: Vec<CertificateDer<'static>> = chain.into_iter().map(CertificateDer::from).collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        .with_protocol_versions(versions)?;
     let builder = match auth {
         AuthMode::ClientCert | AuthMode::Both => {
             let mut roots = rustls::RootCertStore::empty();
@@ -317,30 +334,26 @@ async fn serve(
                     let handshake =
                         tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
                     let Ok(Ok(stream)) = handshake else { return };
-                    let had_client_cert = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .is_some_and(|c| !c.is_empty());
-                    connection(TokioIo::new(stream), state, had_client_cert, stopped).await;
+                    let session = stream.get_ref().1;
+                    let peer = Peer {
+                        had_client_cert: session.peer_certificates().is_some_and(|c| !c.is_empty()),
+                        tls_version: session.protocol_version().map(|v| format!("{v:?}")),
+                    };
+                    connection(TokioIo::new(stream), state, peer, stopped).await;
                 }
-                None => connection(TokioIo::new(tcp), state, false, stopped).await,
+                None => connection(TokioIo::new(tcp), state, Peer::default(), stopped).await,
             }
         });
     }
 }
 
-async fn connection<I>(
-    io: I,
-    state: Arc<State>,
-    had_client_cert: bool,
-    mut stopped: watch::Receiver<bool>,
-) where
+async fn connection<I>(io: I, state: Arc<State>, peer: Peer, mut stopped: watch::Receiver<bool>)
+where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, std::convert::Infallible>(handle(request, &state, had_client_cert).await) }
+        let (state, peer) = (Arc::clone(&state), peer.clone());
+        async move { Ok::<_, std::convert::Infallible>(handle(request, &state, &peer).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
     tokio::pin!(conn);
@@ -396,14 +409,15 @@ fn operation(path: &str) -> Option<&str> {
     }
 }
 
-async fn handle(request: Request<Incoming>, state: &State, had_client_cert: bool) -> Answer {
+async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answer {
     let path = request.uri().path().to_owned();
     let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
     lock(&state.log).push(RequestRecord {
         method: request.method().to_string(),
         path: path.clone(),
         had_authorization: authorization.is_some(),
-        had_client_cert,
+        had_client_cert: peer.had_client_cert,
+        tls_version: peer.tls_version.clone(),
     });
     let faults = lock(&state.faults).clone();
     if let Some(delay) = faults.delay {

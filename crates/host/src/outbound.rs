@@ -429,3 +429,40 @@ impl ServerCertVerifier for NoVerification {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_ports_are_made_explicit() {
+        assert_eq!(with_port(Scheme::Https, "est.test"), "est.test:443");
+        assert_eq!(with_port(Scheme::Http, "est.test"), "est.test:80");
+        assert_eq!(with_port(Scheme::Https, "est.test:8443"), "est.test:8443");
+        assert_eq!(with_port(Scheme::Https, "[::1]"), "[::1]:443");
+        assert_eq!(with_port(Scheme::Https, "[::1]:9443"), "[::1]:9443");
+    }
+
+    #[test]
+    fn tls_failures_map_to_precise_codes() {
+        let alert = tls_error(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::UnknownCA,
+        ));
+        assert!(
+            matches!(
+                alert,
+                HttpError::TlsAlertReceived {
+                    alert_id: Some(48),
+                    ..
+                }
+            ),
+            "{alert:?}"
+        );
+        let untrusted = tls_error(&rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(matches!(untrusted, HttpError::TlsCertificateError));
+        let refused = io_error(&std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(refused, HttpError::ConnectionRefused));
+    }
+}

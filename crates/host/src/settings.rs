@@ -113,3 +113,62 @@ impl est_ca_handler::config::Settings for View<'_> {
             .map(|(_, v)| v.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_component_sees_only_the_variables_its_settings_name() {
+        let env = |name: &str| match name {
+            "EST_PW" => Some("pw".to_owned()),
+            "HOME" | "AWS_SECRET_ACCESS_KEY" => Some("must-not-leak".to_owned()),
+            _ => None,
+        };
+        let settings = Settings::with_env(
+            [
+                ("est_host", "https://est.test"),
+                ("est_user", "u"),
+                ("est_password_variable", "EST_PW"),
+                ("est_user_variable", "UNSET"),
+            ],
+            env,
+        )
+        .unwrap();
+        assert_eq!(settings.env, vec![("EST_PW".to_owned(), "pw".to_owned())]);
+    }
+
+    #[test]
+    fn the_cahandler_section_is_read_like_configparser_does() {
+        let text = "[DEFAULT]\ndebug: True\n\n[Nonce]\nest_host: https://wrong\n\n[CAhandler]\n# comment\nhandler_file: examples/ca_handler/est_ca_handler.py\nEST_Host: https://est.example:8443\nest_user = alice\nca_bundle: False\n";
+        let mut pairs = cahandler_section(text).unwrap();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            vec![
+                ("ca_bundle".to_owned(), "False".to_owned()),
+                ("est_host".to_owned(), "https://est.example:8443".to_owned()),
+                ("est_user".to_owned(), "alice".to_owned()),
+                (
+                    "handler_file".to_owned(),
+                    "examples/ca_handler/est_ca_handler.py".to_owned()
+                ),
+            ]
+        );
+        let err = cahandler_section("[Other]\na: b\n").unwrap_err();
+        assert!(err.to_string().contains("no [CAhandler] section"), "{err}");
+    }
+
+    #[test]
+    fn missing_tls_files_are_named() {
+        let err = Settings::from_pairs([
+            ("est_host", "https://est.test"),
+            ("est_client_cert", "/nonexistent/client.pem"),
+            ("est_client_key", "/nonexistent/client.key"),
+            ("ca_bundle", "/nonexistent/ca.pem"),
+        ])
+        .err()
+        .expect("missing files are refused");
+        assert!(format!("{err:#}").contains("/nonexistent/"), "{err:#}");
+    }
+}

@@ -1,0 +1,724 @@
+//! End to end: the release est-ca-handler component (embedded in the host)
+//! in the wasmtime host, against the local EST server over real TLS with a
+//! real CA, all on 127.0.0.1.
+
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use est_ca_host::report::{pem_certificates, verify_chain};
+use est_ca_host::{Certificate, Enrollment, HandlerError, Host, PollResult, Settings};
+use est_server::{AuthMode, BodyFault, Ca, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
+use rcgen::{CertificateParams, DnType};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const PASSWORD: &str = "e2e-Secret-Passw0rd";
+
+/// The component, compiled once for the whole test binary.
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::embedded().expect("the embedded component loads"))
+}
+
+/// A running server and a scratch directory for its files.
+struct Lab {
+    server: EstServer,
+    dir: PathBuf,
+}
+
+impl Lab {
+    async fn start(config: ServerConfig) -> Self {
+        let server = EstServer::start(ServerConfig {
+            password: PASSWORD.into(),
+            ..config
+        })
+        .await
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "est-e2e-{}-{}",
+            std::process::id(),
+            server.https_addr().port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("root.pem"), server.trust_anchor_pem()).unwrap();
+        Self { server, dir }
+    }
+
+    async fn basic() -> Self {
+        Self::start(ServerConfig::default()).await
+    }
+
+    fn trust_anchor(&self) -> String {
+        self.dir.join("root.pem").display().to_string()
+    }
+
+    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+
+    /// Basic-auth settings plus `extra` (which may override).
+    fn settings(&self, extra: &[(&str, &str)]) -> Settings {
+        let mut pairs = vec![
+            ("est_host".to_owned(), self.server.https_url()),
+            ("est_user".to_owned(), "estuser".to_owned()),
+            ("est_password".to_owned(), PASSWORD.to_owned()),
+            ("ca_bundle".to_owned(), self.trust_anchor()),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(key, _)| key != k);
+            if !v.is_empty() {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+        Settings::from_pairs(pairs).unwrap()
+    }
+}
+
+/// A CSR for `name` (CN and DNS SAN), as ACME sends it.
+fn csr(name: &str) -> String {
+    let key = KeyType::EcdsaP256.generate().unwrap();
+    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der())
+}
+
+async fn enroll(settings: &Settings) -> Result<Enrollment, HandlerError> {
+    host()
+        .enroll(settings, &csr("e2e.example.test"))
+        .await
+        .expect("the component runs without trapping")
+}
+
+fn issued(result: Result<Enrollment, HandlerError>) -> Certificate {
+    match result {
+        Ok(Enrollment::Issued(cert)) => cert,
+        other => panic!("expected an issued certificate, got {other:?}"),
+    }
+}
+
+fn error(result: Result<Enrollment, HandlerError>) -> HandlerError {
+    match result {
+        Err(e) => e,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn detail(error: &HandlerError) -> String {
+    format!("{error:?}")
+}
+
+/// The output shape acme2certifier expects, and a chain that verifies.
+fn assert_good_certificate(cert: &Certificate, lab: &Lab) {
+    let certs = pem_certificates(&cert.cert_bundle).unwrap();
+    assert_eq!(
+        Base64::decode_vec(&cert.cert_raw).unwrap(),
+        certs[0],
+        "cert_raw is the bundle's first certificate"
+    );
+    assert!(!cert.cert_raw.contains(['\n', '-']));
+    for line in cert.cert_bundle.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(line.len() <= 64, "PEM lines are at most 64 columns: {line}");
+    }
+    assert_eq!(
+        certs[1],
+        lab.server.ca().issuing_der(),
+        "the issuer follows the certificate"
+    );
+    assert_eq!(
+        certs[2],
+        lab.server.ca().root_der(),
+        "the root ends the chain"
+    );
+    verify_chain(&cert.cert_bundle, &lab.server.trust_anchor_pem()).unwrap();
+    openssl_verify(cert, lab);
+}
+
+/// `openssl verify` accepts the chain, read from the PEM the handler wrote.
+fn openssl_verify(cert: &Certificate, lab: &Lab) {
+    let pems: Vec<String> = cert
+        .cert_bundle
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .map(str::to_owned)
+        .collect();
+    let leaf = lab.file("leaf.pem", &pems[0]);
+    let chain = lab.file("chain.pem", pems[1..].concat());
+    let output = std::process::Command::new("openssl")
+        .args([
+            "verify",
+            "-CAfile",
+            &lab.trust_anchor(),
+            "-untrusted",
+            &chain,
+            &leaf,
+        ])
+        .output()
+        .expect("openssl runs (the CI script installs it)");
+    assert!(
+        output.status.success(),
+        "openssl verify: {}",
+        String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_enrollment_gives_a_verifiable_chain() {
+    let lab = Lab::basic().await;
+    let cert = issued(enroll(&lab.settings(&[])).await);
+    assert_good_certificate(&cert, &lab);
+    let requests = lab.server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/.well-known/est/simpleenroll")
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/.well-known/est/cacerts")
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.had_authorization && !r.had_client_cert)
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.tls_version.as_deref() == Some("TLSv1_3")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_1_2_only_servers_and_rsa_cas_work() {
+    let lab = Lab::start(ServerConfig {
+        key_type: KeyType::Rsa2048,
+        tls12_only: true,
+        ..ServerConfig::default()
+    })
+    .await;
+    let cert = issued(enroll(&lab.settings(&[])).await);
+    assert_good_certificate(&cert, &lab);
+    assert!(
+        lab.server
+            .requests()
+            .iter()
+            .all(|r| r.tls_version.as_deref() == Some("TLSv1_2"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pem_client_certificate() {
+    let lab = Lab::start(ServerConfig {
+        auth: AuthMode::ClientCert,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (cert_pem, key_pem) = lab.server.client_identity("e2e-client").unwrap();
+    let (cert_file, key_file) = (
+        lab.file("client.pem", cert_pem),
+        lab.file("client.key", key_pem),
+    );
+    let settings = lab.settings(&[
+        ("est_user", ""),
+        ("est_password", ""),
+        ("est_client_cert", &cert_file),
+        ("est_client_key", &key_file),
+    ]);
+    let cert = issued(enroll(&settings).await);
+    assert_good_certificate(&cert, &lab);
+    assert!(
+        lab.server
+            .requests()
+            .iter()
+            .all(|r| r.had_client_cert && !r.had_authorization)
+    );
+}
+
+/// A PKCS#12 file holding a client identity, protected by `password`.
+fn pkcs12(cert_pem: &str, key_pem: &str, password: &str) -> Vec<u8> {
+    use p12_keystore::{
+        Certificate as P12Cert, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain,
+    };
+    let certs: Vec<P12Cert> = pem_certificates(cert_pem)
+        .unwrap()
+        .iter()
+        .map(|d| P12Cert::from_der(d).unwrap())
+        .collect();
+    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let key = PrivateKey::from_der(key_der.secret_der()).unwrap();
+    let mut store = KeyStore::new();
+    store.add_entry(
+        "client",
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(b"e2e-key-id".to_vec(), key, certs)),
+    );
+    store.writer(password).write().unwrap()
+}
+
+use rustls::pki_types::pem::PemObject;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pkcs12_client_certificate_with_passphrase_variable() {
+    let lab = Lab::start(ServerConfig {
+        auth: AuthMode::ClientCert,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (cert_pem, key_pem) = lab.server.client_identity("e2e-p12").unwrap();
+    let p12 = lab.file("client.p12", pkcs12(&cert_pem, &key_pem, "p12-Passphrase"));
+    let pairs = [
+        ("est_host", lab.server.https_url()),
+        ("ca_bundle", lab.trust_anchor()),
+        ("est_client_cert", p12.clone()),
+        ("cert_passphrase_variable", "E2E_P12_PASS".to_owned()),
+    ];
+    let settings = Settings::with_env(pairs, |name| {
+        (name == "E2E_P12_PASS").then(|| "p12-Passphrase".to_owned())
+    })
+    .unwrap();
+    let cert = issued(enroll(&settings).await);
+    assert_good_certificate(&cert, &lab);
+    assert!(lab.server.requests().iter().all(|r| r.had_client_cert));
+
+    // A wrong passphrase is a clear host-side configuration error that never shows the passphrase.
+    let pairs = [
+        ("est_host", lab.server.https_url()),
+        ("ca_bundle", lab.trust_anchor()),
+        ("est_client_cert", p12),
+        ("cert_passphrase", "not-the-Passphrase".to_owned()),
+    ];
+    let err = Settings::from_pairs(pairs)
+        .err()
+        .expect("a wrong passphrase is refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("PKCS#12") && text.contains("cert_passphrase"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-Passphrase"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn variables_fill_in_and_direct_values_win() {
+    let lab = Lab::basic().await;
+    let env = |name: &str| match name {
+        "E2E_HOST" => Some(lab.server.https_url()),
+        "E2E_USER" => Some("estuser".to_owned()),
+        "E2E_GOOD" => Some(PASSWORD.to_owned()),
+        "E2E_BAD" => Some("wrong-from-variable".to_owned()),
+        _ => None,
+    };
+    let base = |password: (&str, &str)| {
+        let pairs = vec![
+            ("est_host_variable".to_owned(), "E2E_HOST".to_owned()),
+            ("est_user_variable".to_owned(), "E2E_USER".to_owned()),
+            ("ca_bundle".to_owned(), lab.trust_anchor()),
+            (password.0.to_owned(), password.1.to_owned()),
+        ];
+        pairs
+    };
+    // Everything through variables.
+    let settings = Settings::with_env(base(("est_password_variable", "E2E_GOOD")), env).unwrap();
+    issued(enroll(&settings).await);
+    // The direct password wins over a variable holding a wrong one...
+    let mut pairs = base(("est_password_variable", "E2E_BAD"));
+    pairs.push(("est_password".into(), PASSWORD.into()));
+    issued(enroll(&Settings::with_env(pairs, env).unwrap()).await);
+    // ...and a wrong direct password wins over a right variable.
+    let mut pairs = base(("est_password_variable", "E2E_GOOD"));
+    pairs.push(("est_password".into(), "wrong-direct".into()));
+    let err = error(enroll(&Settings::with_env(pairs, env).unwrap()).await);
+    assert!(matches!(err, HandlerError::Unauthorized(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_unauthorized_with_the_servers_words() {
+    let lab = Lab::basic().await;
+    let err = error(enroll(&lab.settings(&[("est_password", "not-the-password")])).await);
+    let HandlerError::Unauthorized(failure) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(failure.status, 401);
+    assert!(
+        failure
+            .detail
+            .contains("could not verify that you are authorized"),
+        "{}",
+        failure.detail
+    );
+    assert!(!detail(&err).contains("not-the-password"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_server_certificate_is_a_tls_trust_error() {
+    let lab = Lab::basic().await;
+    // No ca_bundle: the host's public roots do not know the local CA.
+    let err = error(enroll(&lab.settings(&[("ca_bundle", "")])).await);
+    let HandlerError::Transport(text) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(text.contains("TLS certificate error"), "{text}");
+    // Trusting another CA is no better.
+    let other = Ca::new("Other", KeyType::EcdsaP256).unwrap();
+    let other_root = lab.file("other-root.pem", other.root_pem());
+    let err = error(enroll(&lab.settings(&[("ca_bundle", &other_root)])).await);
+    assert!(detail(&err).contains("TLS certificate error"), "{err:?}");
+    assert!(
+        lab.server.requests().is_empty(),
+        "nothing reached the server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ca_bundle_false_works_but_is_warned_about() {
+    let lab = Lab::basic().await;
+    let settings = lab.settings(&[("ca_bundle", "False")]);
+    issued(enroll(&settings).await);
+    let warnings = host().handler_check(&settings).await.unwrap().unwrap();
+    assert!(
+        warnings.iter().any(|w| w.contains("not verified")),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_certificate_the_server_does_not_trust_is_a_clear_error() {
+    let lab = Lab::start(ServerConfig {
+        auth: AuthMode::ClientCert,
+        ..ServerConfig::default()
+    })
+    .await;
+    let stranger = Ca::new("Stranger", KeyType::EcdsaP256).unwrap();
+    let (cert_pem, key_pem) = stranger.client_identity("intruder").unwrap();
+    let settings = lab.settings(&[
+        ("est_user", ""),
+        ("est_password", ""),
+        ("est_client_cert", &lab.file("stranger.pem", cert_pem)),
+        ("est_client_key", &lab.file("stranger.key", key_pem)),
+    ]);
+    let err = error(enroll(&settings).await);
+    let HandlerError::Transport(text) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(text.contains("TLS alert"), "{text}");
+    assert!(lab.server.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_twice_then_issued_through_poll() {
+    let lab = Lab::start(ServerConfig {
+        faults: Faults {
+            pending_times: 2,
+            retry_after: Some("7".into()),
+            ..Faults::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let settings = lab.settings(&[]);
+    let request = csr("pending.example.test");
+    let pending = match host().enroll(&settings, &request).await.unwrap() {
+        Ok(Enrollment::Pending(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(pending.retry_after_seconds, 7);
+    let id = pending.poll_identifier;
+    match host()
+        .poll(&settings, "cert-1", &id, &request)
+        .await
+        .unwrap()
+    {
+        Ok(PollResult::Pending(p)) => assert_eq!(
+            (p.retry_after_seconds, p.poll_identifier.as_str()),
+            (7, id.as_str())
+        ),
+        other => panic!("{other:?}"),
+    }
+    match host()
+        .poll(&settings, "cert-1", &id, &request)
+        .await
+        .unwrap()
+    {
+        Ok(PollResult::Issued(cert)) => assert_good_certificate(&cert, &lab),
+        other => panic!("{other:?}"),
+    }
+    let posts = lab
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 3, "poll repeats the enrollment request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_poll_says_so() {
+    let lab = Lab::start(ServerConfig {
+        faults: Faults {
+            status: Some((400, "policy says no".into())),
+            ..Faults::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let request = csr("rejected.example.test");
+    let id = format!(
+        "sha256:{}",
+        sha256_hex(&Base64UrlUnpadded::decode_vec(&request).unwrap())
+    );
+    match host()
+        .poll(&lab.settings(&[]), "c", &id, &request)
+        .await
+        .unwrap()
+    {
+        Ok(PollResult::Rejected(reason)) => assert!(reason.contains("policy says no"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs one enrollment against a server with `faults`.
+async fn with_faults(
+    faults: Faults,
+    extra: &[(&str, &str)],
+) -> (Result<Enrollment, HandlerError>, Lab) {
+    let lab = Lab::start(ServerConfig {
+        faults,
+        ..ServerConfig::default()
+    })
+    .await;
+    let result = enroll(&lab.settings(extra)).await;
+    (result, lab)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fault_knob_gives_its_typed_error() {
+    for (status, kind) in [
+        (401, "Unauthorized"),
+        (403, "Unauthorized"),
+        (404, "Rejected"),
+        (500, "ServerError"),
+        (503, "ServerError"),
+    ] {
+        let text = format!("knob says {status}");
+        let (result, _) = with_faults(
+            Faults {
+                status: Some((status, text.clone())),
+                ..Faults::default()
+            },
+            &[],
+        )
+        .await;
+        let err = error(result);
+        let shown = detail(&err);
+        assert!(shown.contains(&format!("::{kind}(")), "{status}: {shown}");
+        assert!(
+            shown.contains(&format!("status: {status}")) && shown.contains(&text),
+            "{shown}"
+        );
+    }
+    /// Faults, extra settings, expected error kind, expected text.
+    type Case = (
+        Faults,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            Faults {
+                body: Some(BodyFault::Garbage),
+                ..Faults::default()
+            },
+            &[],
+            "MalformedAnswer",
+            "not a PKCS#7",
+        ),
+        (
+            Faults {
+                body: Some(BodyFault::Truncated),
+                ..Faults::default()
+            },
+            &[],
+            "MalformedAnswer",
+            "/simpleenroll",
+        ),
+        (
+            Faults {
+                body: Some(BodyFault::Oversized),
+                ..Faults::default()
+            },
+            &[],
+            "MalformedAnswer",
+            "larger than 1048576 bytes",
+        ),
+        (
+            Faults {
+                wrong_content_type: true,
+                ..Faults::default()
+            },
+            &[],
+            "MalformedAnswer",
+            "text/html",
+        ),
+        (
+            Faults {
+                other_key: true,
+                ..Faults::default()
+            },
+            &[],
+            "CertificateMismatch",
+            "CSR's public key",
+        ),
+        (
+            Faults {
+                delay: Some(Duration::from_secs(3)),
+                ..Faults::default()
+            },
+            &[("request_timeout", "1")],
+            "Timeout",
+            "",
+        ),
+    ];
+    for (faults, extra, kind, text) in cases {
+        let label = format!("{faults:?}");
+        let (result, _) = with_faults(faults, extra).await;
+        let shown = detail(&error(result));
+        assert!(
+            shown.contains(&format!("::{kind}(")) && shown.contains(text),
+            "{label}: {shown}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cacerts_order_and_extra_certificates_do_not_disturb_the_chain() {
+    for order in [
+        CacertsOrder::RootFirst,
+        CacertsOrder::IssuerFirst,
+        CacertsOrder::Canonical,
+    ] {
+        for extra in [false, true] {
+            let faults = Faults {
+                cacerts_order: order,
+                cacerts_extra: extra,
+                ..Faults::default()
+            };
+            let (result, lab) = with_faults(faults, &[]).await;
+            assert_good_certificate(&issued(result), &lab);
+            let listed = host().ca_certs(&lab.settings(&[])).await.unwrap().unwrap();
+            assert_eq!(listed.len(), if extra { 3 } else { 2 }, "{order:?}");
+            if order == CacertsOrder::RootFirst {
+                assert_eq!(
+                    pem_certificates(&listed[0]).unwrap()[0],
+                    lab.server.ca().root_der(),
+                    "server order kept"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_label_goes_into_every_path() {
+    let lab = Lab::basic().await;
+    issued(enroll(&lab.settings(&[("est_label", "tenant-7")])).await);
+    let requests = lab.server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path.starts_with("/.well-known/est/tenant-7/")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_needs_the_opt_in() {
+    let lab = Lab::start(ServerConfig {
+        http_port: Some(0),
+        ..ServerConfig::default()
+    })
+    .await;
+    let url = lab.server.http_url().unwrap();
+    let err = error(enroll(&lab.settings(&[("est_host", &url)])).await);
+    assert!(
+        matches!(err, HandlerError::Config(ref t) if t.contains("plain http://")),
+        "{err:?}"
+    );
+    let settings = lab.settings(&[("est_host", &url), ("est_insecure_http", "True")]);
+    issued(enroll(&settings).await);
+    assert!(
+        lab.server
+            .requests()
+            .iter()
+            .all(|r| r.tls_version.is_none())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_servers_are_transport_errors() {
+    let lab = Lab::basic().await;
+    let port = lab.server.https_addr().port();
+    let trust_anchor = lab.trust_anchor();
+    lab.server.shutdown().await;
+    let settings = Settings::from_pairs([
+        ("est_host", format!("https://localhost:{port}")),
+        ("est_user", "estuser".into()),
+        ("est_password", PASSWORD.into()),
+        ("ca_bundle", trust_anchor),
+    ])
+    .unwrap();
+    let err = error(enroll(&settings).await);
+    assert!(
+        matches!(&err, HandlerError::Transport(t) if t.contains("connection refused")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_errors_arrive_before_any_request() {
+    let lab = Lab::basic().await;
+    let settings = lab.settings(&[("est_password", "")]);
+    let err = error(enroll(&settings).await);
+    assert!(
+        matches!(&err, HandlerError::Config(t) if t.contains("\"est_user\" or \"est_password\"")),
+        "{err:?}"
+    );
+    let checked = host().handler_check(&settings).await.unwrap();
+    assert!(matches!(checked, Err(HandlerError::Config(_))));
+    assert!(lab.server.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoke_and_trigger_answer_not_supported() {
+    let lab = Lab::basic().await;
+    let settings = lab.settings(&[]);
+    let err = host()
+        .revoke(&settings, "cert", "unspecified", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str(), err.detail.as_str()),
+        (
+            500,
+            "urn:ietf:params:acme:error:serverInternal",
+            "Revocation is not supported."
+        )
+    );
+    let err = host()
+        .trigger(&settings, "payload")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::NotSupported(ref t) if t == "Method not implemented."));
+}
