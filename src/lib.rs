@@ -10,6 +10,8 @@
 //! plain Rust that builds and tests natively; `component` is the thin
 //! `wasi:http` / `wasi:config` glue compiled only for WebAssembly.
 
+#![warn(missing_docs)]
+
 pub mod chain;
 pub mod config;
 pub mod csr;

@@ -7,11 +7,11 @@ use std::process::Command;
 use wit_parser::decoding::{DecodedWasm, decode};
 
 /// Runs `cargo build --release --target wasm32-wasip2` into a target
-/// directory of its own (the one `cargo test` holds stays free) and returns
-/// the component's path.
+/// directory of its own (the one `cargo test` holds stays free; the host's
+/// build script uses the same one) and returns the component's path.
 fn build_component() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target_dir = root.join("target").join("component-test");
+    let target_dir = root.join("target").join("component");
     let status = Command::new(env!("CARGO"))
         .current_dir(&root)
         .args(["build", "--release", "--target", "wasm32-wasip2", "--lib"])

@@ -9,6 +9,8 @@
 //! client certificate, both, or none; [`Faults`] make it misbehave on
 //! demand.
 
+#![warn(missing_docs)]
+
 pub mod ca;
 pub mod pkcs7;
 pub mod server;

@@ -21,6 +21,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bindings;
 pub mod demo;
 pub mod outbound;
@@ -111,7 +113,26 @@ impl Host {
 
     /// Compiles `component` and links it against the host's WASI.
     pub fn new(component: &[u8]) -> Result<Self> {
-        let engine = Engine::new(&EngineConfig::new()).map_err(anyhow::Error::from)?;
+        Self::with_engine_config(component, EngineConfig::new())
+    }
+
+    /// Like [`Host::new`], but keeps compiled code in wasmtime's on-disk
+    /// cache (its default location, `~/.cache/wasmtime`), so that later
+    /// processes loading the same component start without compiling it.
+    /// Without a usable cache directory it compiles as usual.
+    pub fn new_cached(component: &[u8]) -> Result<Self> {
+        let mut config = EngineConfig::new();
+        match wasmtime::Cache::from_file(None) {
+            Ok(cache) => {
+                config.cache(Some(cache));
+            }
+            Err(e) => tracing::debug!("no compilation cache: {e}"),
+        }
+        Self::with_engine_config(component, config)
+    }
+
+    fn with_engine_config(component: &[u8], config: EngineConfig) -> Result<Self> {
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, component)
             .map_err(anyhow::Error::from)
             .context("not a loadable component")?;

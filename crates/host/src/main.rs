@@ -19,6 +19,9 @@ struct Cli {
     /// Use this component instead of the embedded est-ca-handler.
     #[arg(long, global = true, value_name = "FILE.wasm")]
     component: Option<PathBuf>,
+    /// Compile the component afresh instead of using wasmtime's on-disk cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -178,9 +181,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let host = match &cli.component {
-        Some(path) => Host::from_file(path)?,
-        None => Host::embedded()?,
+    let bytes = match &cli.component {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        None => est_ca_host::COMPONENT.to_vec(),
+    };
+    let host = if cli.no_cache {
+        Host::new(&bytes)?
+    } else {
+        Host::new_cached(&bytes)?
     };
     match cli.command {
         Command::Enroll {
