@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod chain;
 pub mod config;
 pub mod csr;

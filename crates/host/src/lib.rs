@@ -35,7 +35,7 @@ pub use bindings::{
 pub use settings::Settings;
 
 use anyhow::{Context, Result};
-use bindings::wasi::config::store;
+use bindings::wasi::config0_2_0_draft_2024_09_27::store;
 use bindings::{CaHandler, CaHandlerPre};
 use std::path::Path;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};

@@ -1,0 +1,116 @@
+//! The `wasi:http/incoming-handler` export: turns an incoming request into
+//! an [`ApiRequest`](crate::api::ApiRequest), and the API's answer into the
+//! outgoing response.
+
+use super::bindings::exports::wasi::http::incoming_handler::Guest;
+use super::bindings::wasi::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use super::bindings::wasi::io::streams::StreamError;
+use super::transport::WasiTransport;
+use super::{Component, WasiSettings, loaded_config};
+use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY};
+
+impl Guest for Component {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let response = serve(&request);
+        drop(request);
+        respond(response_out, &response);
+    }
+}
+
+fn serve(request: &IncomingRequest) -> ApiResponse {
+    let method = match request.method() {
+        Method::Get => "GET".to_owned(),
+        Method::Post => "POST".to_owned(),
+        Method::Put => "PUT".to_owned(),
+        Method::Delete => "DELETE".to_owned(),
+        Method::Head => "HEAD".to_owned(),
+        Method::Patch => "PATCH".to_owned(),
+        Method::Options => "OPTIONS".to_owned(),
+        Method::Connect => "CONNECT".to_owned(),
+        Method::Trace => "TRACE".to_owned(),
+        Method::Other(other) => other.to_ascii_uppercase(),
+    };
+    let target = request.path_with_query().unwrap_or_else(|| "/".into());
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let headers = request.headers();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .into_iter()
+            .next()
+            .and_then(|value| String::from_utf8(value).ok())
+    };
+    let (authorization, content_type) = (header("authorization"), header("content-type"));
+    drop(headers);
+    let body = match read_body(request) {
+        Ok(Some(body)) => body,
+        Ok(None) => return api::too_large(),
+        Err(why) => return api::problem(400, "bad-request", "Unreadable request body", why),
+    };
+    let config = loaded_config();
+    if let Ok(config) = config {
+        for warning in config.warnings() {
+            eprintln!("est-ca-handler: warning: {warning}");
+        }
+    }
+    let request = ApiRequest {
+        method: &method,
+        path,
+        query,
+        authorization: authorization.as_deref(),
+        content_type: content_type.as_deref(),
+        body: &body,
+    };
+    api::handle(&request, &WasiSettings, config.as_ref(), &WasiTransport)
+}
+
+/// The body, or `None` when it is larger than the API accepts.
+fn read_body(request: &IncomingRequest) -> Result<Option<Vec<u8>>, String> {
+    let body = request
+        .consume()
+        .map_err(|()| "the body was already taken".to_owned())?;
+    let mut data = Vec::new();
+    {
+        let stream = body
+            .stream()
+            .map_err(|()| "the body stream was already taken".to_owned())?;
+        loop {
+            match stream.blocking_read(16 * 1024) {
+                Ok(chunk) => {
+                    if data.len() + chunk.len() > MAX_REQUEST_BODY {
+                        return Ok(None);
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+            }
+        }
+    }
+    drop(body);
+    Ok(Some(data))
+}
+
+fn respond(out: ResponseOutparam, answer: &ApiResponse) {
+    let headers = Fields::new();
+    for (name, value) in &answer.headers {
+        let _ = headers.append(name, value.as_bytes());
+    }
+    let _ = headers.append("content-length", answer.body.len().to_string().as_bytes());
+    let response = OutgoingResponse::new(headers);
+    let _ = response.set_status_code(answer.status);
+    let Ok(body) = response.body() else { return };
+    ResponseOutparam::set(out, Ok(response));
+    let written = match body.write() {
+        Ok(stream) => answer
+            .body
+            .chunks(4096)
+            .try_for_each(|chunk| stream.blocking_write_and_flush(chunk)),
+        Err(()) => return,
+    };
+    if written.is_ok() {
+        let _ = OutgoingBody::finish(body, None);
+    }
+}
