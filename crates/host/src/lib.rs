@@ -27,6 +27,7 @@ pub mod bindings;
 pub mod demo;
 pub mod outbound;
 pub mod report;
+pub mod serve;
 pub mod settings;
 
 pub use bindings::{
@@ -54,6 +55,8 @@ const STDERR_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct Host {
     pre: CaHandlerPre<State>,
+    /// The HTTP API, when the component exports `wasi:http/incoming-handler`.
+    proxy: Option<wasmtime_wasi_http::p2::bindings::ProxyPre<State>>,
 }
 
 /// The store data of one call.
@@ -95,6 +98,13 @@ impl store::Host for State {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()))
+    }
+}
+
+/// Logs what the component wrote to stderr (its warnings).
+fn log_stderr(stderr: &MemoryOutputPipe) {
+    for line in String::from_utf8_lossy(&stderr.contents()).lines().filter(|l| !l.trim().is_empty()) {
+        tracing::warn!(target: "component", "{line}");
     }
 }
 
@@ -140,17 +150,16 @@ impl Host {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         store::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
-        let pre = CaHandlerPre::new(linker.instantiate_pre(&component)?)
+        let instance_pre = linker.instantiate_pre(&component)?;
+        let proxy = wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre.clone()).ok();
+        let pre = CaHandlerPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .context("the component does not implement the acme:ca-handler/ca-handler world")?;
-        Ok(Self { pre })
+        Ok(Self { pre, proxy })
     }
 
-    /// A fresh instance for one call, with `settings`.
-    async fn instance(
-        &self,
-        settings: &Settings,
-    ) -> Result<(Store<State>, CaHandler, MemoryOutputPipe)> {
+    /// A fresh store for one call, with `settings`, and its stderr.
+    fn store(&self, settings: &Settings) -> (Store<State>, MemoryOutputPipe) {
         let stderr = MemoryOutputPipe::new(STDERR_LIMIT);
         let mut wasi = WasiCtx::builder();
         wasi.stderr(stderr.clone());
@@ -162,9 +171,14 @@ impl Host {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             hooks: outbound::Hooks(settings.outbound.clone()),
-            values: std::sync::Arc::new(settings.values.clone()),
+            values: std::sync::Arc::clone(&settings.values),
         };
-        let mut store = Store::new(self.pre.engine(), state);
+        (Store::new(self.pre.engine(), state), stderr)
+    }
+
+    /// A fresh instance for one call, with `settings`.
+    async fn instance(&self, settings: &Settings) -> Result<(Store<State>, CaHandler, MemoryOutputPipe)> {
+        let (mut store, stderr) = self.store(settings);
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok((store, instance, stderr))
     }
@@ -187,6 +201,11 @@ impl Host {
         result
             .map_err(anyhow::Error::from)
             .context("the component failed")
+    }
+
+    /// Whether the component serves the HTTP API (`wasi:http/incoming-handler`).
+    pub fn serves_http(&self) -> bool {
+        self.proxy.is_some()
     }
 
     /// `handler-check`: warnings, or the configuration error.

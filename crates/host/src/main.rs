@@ -72,6 +72,14 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Serve the component's HTTP API (POST /enroll, /poll, /revoke; GET /cacerts, /health).
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Address to listen on (HTTP; put TLS in front for other machines).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Enroll through the component against a local EST server started in-process.
     Demo {
         /// Key type of the local CA and of the demo's key.
@@ -278,6 +286,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Err(e) => Ok(fail(&e)),
             }
+        }
+        Command::Serve { config, listen } => {
+            let Ok(settings) = settings_or_exit(&config)? else { return Ok(ExitCode::from(exit::CONFIG)) };
+            if let Err(e) = host.handler_check(&settings).await? {
+                eprintln!("warning: {} (the API answers with this error until it is fixed)", explain(&e));
+            }
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            println!("serving the HTTP API on http://{}", listener.local_addr()?);
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+                eprintln!("shutting down: finishing requests in progress");
+            };
+            host.serve(std::sync::Arc::new(settings), listener, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
             key_type,

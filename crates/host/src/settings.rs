@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// Everything a call needs besides the component.
 pub struct Settings {
-    pub(crate) values: BTreeMap<String, String>,
+    pub(crate) values: Arc<BTreeMap<String, String>>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) outbound: Arc<Outbound>,
 }
@@ -58,7 +58,7 @@ impl Settings {
             Err(_) => Outbound::deny_all(),
         };
         Ok(Self {
-            values,
+            values: Arc::new(values),
             env,
             outbound: Arc::new(outbound),
         })
