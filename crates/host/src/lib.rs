@@ -103,7 +103,10 @@ impl store::Host for State {
 
 /// Logs what the component wrote to stderr (its warnings).
 fn log_stderr(stderr: &MemoryOutputPipe) {
-    for line in String::from_utf8_lossy(&stderr.contents()).lines().filter(|l| !l.trim().is_empty()) {
+    for line in String::from_utf8_lossy(&stderr.contents())
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         tracing::warn!(target: "component", "{line}");
     }
 }
@@ -177,7 +180,10 @@ impl Host {
     }
 
     /// A fresh instance for one call, with `settings`.
-    async fn instance(&self, settings: &Settings) -> Result<(Store<State>, CaHandler, MemoryOutputPipe)> {
+    async fn instance(
+        &self,
+        settings: &Settings,
+    ) -> Result<(Store<State>, CaHandler, MemoryOutputPipe)> {
         let (mut store, stderr) = self.store(settings);
         let instance = self.pre.instantiate_async(&mut store).await?;
         Ok((store, instance, stderr))

@@ -288,11 +288,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Serve { config, listen } => {
-            let Ok(settings) = settings_or_exit(&config)? else { return Ok(ExitCode::from(exit::CONFIG)) };
+            let Ok(settings) = settings_or_exit(&config)? else {
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
             if let Err(e) = host.handler_check(&settings).await? {
-                eprintln!("warning: {} (the API answers with this error until it is fixed)", explain(&e));
+                eprintln!(
+                    "warning: {} (the API answers with this error until it is fixed)",
+                    explain(&e)
+                );
             }
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving the HTTP API on http://{}", listener.local_addr()?);
             use std::io::Write;
             std::io::stdout().flush()?;
@@ -300,7 +307,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 let _ = tokio::signal::ctrl_c().await;
                 eprintln!("shutting down: finishing requests in progress");
             };
-            host.serve(std::sync::Arc::new(settings), listener, shutdown).await?;
+            host.serve(std::sync::Arc::new(settings), listener, shutdown)
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {

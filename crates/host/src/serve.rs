@@ -30,7 +30,9 @@ impl Host {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         if self.proxy.is_none() {
-            bail!("the component does not export wasi:http/incoming-handler, so it has no HTTP API to serve");
+            bail!(
+                "the component does not export wasi:http/incoming-handler, so it has no HTTP API to serve"
+            );
         }
         let (stop, stopping) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -46,13 +48,15 @@ impl Host {
                 },
                 () = &mut shutdown => break,
             };
-            let (host, settings, mut stopping) = (self.clone(), Arc::clone(&settings), stopping.clone());
+            let (host, settings, mut stopping) =
+                (self.clone(), Arc::clone(&settings), stopping.clone());
             connections.spawn(async move {
                 let service = service_fn(move |request| {
                     let (host, settings) = (host.clone(), Arc::clone(&settings));
                     async move { Ok::<_, Infallible>(host.answer(&settings, request).await) }
                 });
-                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service);
                 tokio::pin!(connection);
                 tokio::select! {
                     result = connection.as_mut() => if let Err(e) = result {
@@ -66,7 +70,10 @@ impl Host {
             });
         }
         let _ = stop.send(true);
-        let drained = tokio::time::timeout(DRAIN, async { while connections.join_next().await.is_some() {} }).await;
+        let drained = tokio::time::timeout(DRAIN, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!("requests still running after {DRAIN:?} were cut off");
         }
@@ -74,7 +81,11 @@ impl Host {
     }
 
     /// One HTTP request through a fresh instance of the component.
-    async fn answer(&self, settings: &Settings, request: hyper::Request<Incoming>) -> hyper::Response<HyperOutgoingBody> {
+    async fn answer(
+        &self,
+        settings: &Settings,
+        request: hyper::Request<Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         match self.call_incoming_handler(settings, request).await {
@@ -97,13 +108,24 @@ impl Host {
         let proxy = self.proxy.clone().context("no HTTP API")?;
         let (mut store, stderr) = self.store(settings);
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request).map_err(anyhow::Error::from)?;
-        let outparam = store.data_mut().http().new_response_outparam(sender).map_err(anyhow::Error::from)?;
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(anyhow::Error::from)?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(anyhow::Error::from)?;
         // The guest may go on writing the body after it has set the
         // response, so it runs in a task of its own.
         let task = tokio::spawn(async move {
             let proxy = proxy.instantiate_async(&mut store).await?;
-            let result = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await;
+            let result = proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await;
             log_stderr(&stderr);
             result
         });
@@ -127,8 +149,9 @@ fn internal_error() -> hyper::Response<HyperOutgoingBody> {
         .boxed_unsync();
     let mut response = hyper::Response::new(body);
     *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/problem+json"),
+    );
     response
 }

@@ -1,0 +1,552 @@
+//! The HTTP API end to end: the release component served by the host's
+//! `serve` (and by the real `wasmtime serve`), called with a real HTTP
+//! client, enrolling against the local EST server.
+
+use est_ca_host::{Host, Settings};
+use est_server::{EstServer, Faults, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "serve-Api-Token";
+const PASSWORD: &str = "serve-Est-Passw0rd";
+
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::embedded().unwrap())
+}
+
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Checks an RFC 9457 problem document and returns it.
+    fn problem(&self, status: u16, kind: &str) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let doc = self.json();
+        assert_eq!(doc["status"], status);
+        assert_eq!(doc["type"], format!("urn:est-ca-handler:problem:{kind}"));
+        assert!(
+            doc["title"].is_string() && doc["detail"].is_string(),
+            "{doc}"
+        );
+        doc
+    }
+}
+
+/// One HTTP/1.1 request to `addr`.
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: impl Into<Bytes>,
+) -> Answer {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = sender
+        .send_request(request.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn csr_pem(name: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+/// The local EST server and the host's `serve` in front of the component.
+struct Api {
+    est: EstServer,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Api {
+    async fn start(faults: Faults, extra: &[(&str, &str)]) -> Self {
+        let est = EstServer::start(ServerConfig {
+            password: PASSWORD.into(),
+            faults,
+            ..ServerConfig::default()
+        })
+        .await
+        .unwrap();
+        let anchor =
+            std::env::temp_dir().join(format!("serve-root-{}.pem", est.https_addr().port()));
+        std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
+        let mut pairs: Vec<(String, String)> = vec![
+            ("est_host".into(), est.https_url()),
+            ("est_user".into(), "estuser".into()),
+            ("est_password".into(), PASSWORD.into()),
+            ("ca_bundle".into(), anchor.display().to_string()),
+            ("api_token".into(), TOKEN.into()),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(key, _)| key != k);
+            if !v.is_empty() {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+        let settings = Arc::new(Settings::from_pairs(pairs).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            host()
+                .serve(settings, listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self {
+            est,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        http(self.addr, method, path, token, body).await
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enroll_in_every_body_form() {
+    let api = Api::start(Faults::default(), &[]).await;
+    let pem = csr_pem("serve.example.test");
+    let json = serde_json::json!({ "csr": pem }).to_string();
+    for body in [pem.clone(), json] {
+        let answer = api.call("POST", "/enroll", Some(TOKEN), body).await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let value = answer.json();
+        let bundle = value["cert_bundle"].as_str().unwrap();
+        assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 3);
+        est_ca_host::report::verify_chain(bundle, &api.est.trust_anchor_pem()).unwrap();
+        assert!(value["poll_identifier"].is_null());
+    }
+    api.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_is_required_and_checked() {
+    let api = Api::start(Faults::default(), &[]).await;
+    let pem = csr_pem("t.example.test");
+    let missing = api.call("POST", "/enroll", None, pem.clone()).await;
+    missing.problem(401, "unauthorized");
+    assert!(missing.header("www-authenticate").is_some());
+    api.call("POST", "/enroll", Some("not-the-token"), pem.clone())
+        .await
+        .problem(401, "unauthorized");
+    api.call("GET", "/cacerts", None, "")
+        .await
+        .problem(401, "unauthorized");
+    assert!(
+        api.est.requests().is_empty(),
+        "nothing reached the EST server"
+    );
+    api.shutdown().await;
+
+    let open = Api::start(Faults::default(), &[("api_token", "")]).await;
+    let doc = open
+        .call("POST", "/enroll", None, pem.clone())
+        .await
+        .problem(503, "api-auth-unconfigured");
+    assert!(doc["detail"].as_str().unwrap().contains("api_auth = none"));
+    open.shutdown().await;
+
+    let explicit = Api::start(
+        Faults::default(),
+        &[("api_token", ""), ("api_auth", "none")],
+    )
+    .await;
+    assert_eq!(
+        explicit.call("POST", "/enroll", None, pem).await.status,
+        200
+    );
+    explicit.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_then_poll() {
+    let api = Api::start(
+        Faults {
+            pending_times: 1,
+            retry_after: Some("9".into()),
+            ..Faults::default()
+        },
+        &[],
+    )
+    .await;
+    let pem = csr_pem("p.example.test");
+    let first = api.call("POST", "/enroll", Some(TOKEN), pem.clone()).await;
+    assert_eq!(first.status, 202);
+    assert_eq!(first.header("retry-after"), Some("9"));
+    let value = first.json();
+    assert_eq!(value["retry_after"], 9);
+    let poll = serde_json::json!({ "cert_name": "c", "poll_identifier": value["poll_identifier"], "csr": pem }).to_string();
+    let second = api.call("POST", "/poll", Some(TOKEN), poll).await;
+    assert_eq!(
+        second.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&second.body)
+    );
+    assert!(
+        second.json()["cert_raw"]
+            .as_str()
+            .unwrap()
+            .starts_with("MII")
+    );
+    api.shutdown().await;
+
+    let rejecting = Api::start(
+        Faults {
+            status: Some((400, "no such profile".into())),
+            ..Faults::default()
+        },
+        &[],
+    )
+    .await;
+    let pem = csr_pem("r.example.test");
+    let id = format!("sha256:{}", sha256_hex(&pem_der(&pem)));
+    let poll = serde_json::json!({ "poll_identifier": id, "csr": pem }).to_string();
+    let doc = rejecting
+        .call("POST", "/poll", Some(TOKEN), poll)
+        .await
+        .problem(403, "rejected");
+    assert!(doc["detail"].as_str().unwrap().contains("no such profile"));
+    rejecting.shutdown().await;
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cacerts_health_revoke_and_unknown_routes() {
+    let api = Api::start(Faults::default(), &[]).await;
+    let cacerts = api.call("GET", "/cacerts", Some(TOKEN), "").await;
+    assert_eq!(
+        (cacerts.status, cacerts.header("content-type")),
+        (200, Some("application/pem-certificate-chain"))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&cacerts.body)
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        2
+    );
+
+    let health = api.call("GET", "/health", None, "").await;
+    assert_eq!(
+        (health.status, health.json()["status"].as_str()),
+        (200, Some("ok"))
+    );
+    let live = api.call("GET", "/health?live=true", None, "").await;
+    assert_eq!(
+        (live.status, live.json()["ca_certificates"].as_u64()),
+        (200, Some(2))
+    );
+
+    let revoke = api.call("POST", "/revoke", Some(TOKEN), "{}").await;
+    assert_eq!(revoke.status, 500);
+    assert_eq!(
+        revoke.json()["type"],
+        "urn:ietf:params:acme:error:serverInternal"
+    );
+    assert_eq!(revoke.json()["detail"], "Revocation is not supported.");
+
+    api.call("GET", "/nowhere", Some(TOKEN), "")
+        .await
+        .problem(404, "not-found");
+    let wrong = api.call("DELETE", "/enroll", Some(TOKEN), "").await;
+    wrong.problem(405, "method-not-allowed");
+    assert_eq!(wrong.header("allow"), Some("POST"));
+    api.call("POST", "/enroll", Some(TOKEN), vec![b'A'; 70 * 1024])
+        .await
+        .problem(413, "too-large");
+    api.call("POST", "/enroll", Some(TOKEN), "garbage")
+        .await
+        .problem(400, "bad-csr");
+    api.call("POST", "/poll", Some(TOKEN), "{\"csr\":")
+        .await
+        .problem(400, "bad-request");
+    api.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn est_failures_become_502_504_and_500() {
+    let refused = Api::start(Faults::default(), &[("est_password", "wrong-password")]).await;
+    let doc = refused
+        .call("POST", "/enroll", Some(TOKEN), csr_pem("x.example.test"))
+        .await
+        .problem(502, "unauthorized");
+    assert_eq!(doc["est_status"], 401);
+    assert!(!doc.to_string().contains("wrong-password"));
+    let down = refused.call("GET", "/health?live=true", None, "").await;
+    down.problem(503, "unauthorized");
+    refused.shutdown().await;
+
+    let slow = Api::start(
+        Faults {
+            delay: Some(Duration::from_secs(3)),
+            ..Faults::default()
+        },
+        &[("request_timeout", "1")],
+    )
+    .await;
+    slow.call("POST", "/enroll", Some(TOKEN), csr_pem("y.example.test"))
+        .await
+        .problem(504, "timeout");
+    slow.shutdown().await;
+
+    let broken = Api::start(Faults::default(), &[("est_host", "")]).await;
+    broken
+        .call("POST", "/enroll", Some(TOKEN), csr_pem("z.example.test"))
+        .await
+        .problem(500, "config");
+    let health = broken.call("GET", "/health", None, "").await;
+    let doc = health.problem(503, "config");
+    assert!(doc["detail"].as_str().unwrap().contains("est_host"));
+    broken.shutdown().await;
+}
+
+// ---- the real `wasmtime serve` ----
+
+/// The component built with the `wasmtime-serve` feature.
+fn wasmtime_serve_component() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target").join("component-wasmtime-serve");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--lib",
+            "-p",
+            "est-ca-handler",
+            "--features",
+            "wasmtime-serve",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    target.join("wasm32-wasip2/release/est_ca_handler.wasm")
+}
+
+/// `wasmtime serve` running the component; killed when dropped.
+struct WasmtimeServe {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for WasmtimeServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wasmtime_serve(component: &PathBuf, vars: &[(&str, String)]) -> WasmtimeServe {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut command = Command::new("wasmtime");
+    command.args([
+        "serve",
+        "-S",
+        "cli,http,config",
+        "--addr",
+        &addr.to_string(),
+    ]);
+    for (key, value) in vars {
+        command.args(["-S", &format!("config-var={key}={value}")]);
+    }
+    let child = command
+        .arg(component)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wasmtime (wasmtime-cli 48.0.8) is installed; .ci/run installs it");
+    let served = WasmtimeServe { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "wasmtime serve did not start listening"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    served
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wasmtime_serve_runs_the_wasmtime_flavour() {
+    let version = Command::new("wasmtime")
+        .arg("--version")
+        .output()
+        .expect("wasmtime is installed");
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains("48.0.8"),
+        "wasmtime-cli 48.0.8 is expected"
+    );
+    let component = wasmtime_serve_component();
+    // The wasmtime CLI trusts only the public webpki roots: plain HTTP with the opt-in.
+    let est = EstServer::start(ServerConfig {
+        password: PASSWORD.into(),
+        http_port: Some(0),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let vars = [
+        ("est_host", est.http_url().unwrap()),
+        ("est_insecure_http", "True".to_owned()),
+        ("est_user", "estuser".to_owned()),
+        ("est_password", PASSWORD.to_owned()),
+        ("api_token", TOKEN.to_owned()),
+    ];
+    let served = wasmtime_serve(&component, &vars).await;
+    let answer = http(
+        served.addr,
+        "POST",
+        "/enroll",
+        Some(TOKEN),
+        csr_pem("wasmtime.example.test"),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let bundle = answer.json()["cert_bundle"].as_str().unwrap().to_owned();
+    est_ca_host::report::verify_chain(&bundle, &est.trust_anchor_pem()).unwrap();
+    assert!(
+        est.requests()
+            .iter()
+            .all(|r| r.tls_version.is_none() && r.had_authorization)
+    );
+    http(served.addr, "POST", "/enroll", None, "x")
+        .await
+        .problem(401, "unauthorized");
+    drop(served);
+
+    // An HTTPS EST server with a private CA: a clear TLS-trust problem, not a trap.
+    let mut vars = vars.to_vec();
+    vars[0].1 = est.https_url();
+    vars.remove(1);
+    let served = wasmtime_serve(&component, &vars).await;
+    let answer = http(
+        served.addr,
+        "POST",
+        "/enroll",
+        Some(TOKEN),
+        csr_pem("wasmtime2.example.test"),
+    )
+    .await;
+    let doc = answer.problem(502, "transport");
+    assert!(
+        doc["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TLS certificate error"),
+        "{doc}"
+    );
+}
