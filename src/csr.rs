@@ -107,7 +107,7 @@ impl Csr {
 
     /// The subject as an RFC 4514 string, for messages.
     pub fn subject(&self) -> String {
-        self.request.info.subject.to_string()
+        crate::dn::to_string(&self.request.info.subject)
     }
 }
 

@@ -185,7 +185,7 @@ fn pick_issued(
             csr.subject(),
             certs
                 .first()
-                .map(|c| c.tbs_certificate().subject().to_string())
+                .map(|c| crate::dn::to_string(c.tbs_certificate().subject()))
                 .unwrap_or_default()
         ))),
     }
@@ -205,7 +205,7 @@ fn bundle(
             HandlerError::MalformedAnswer(format!(
                 "none of the {} CA certificate(s) from /cacerts is the issuer \"{}\"",
                 cas.len(),
-                leaf.tbs_certificate().issuer()
+                crate::dn::to_string(leaf.tbs_certificate().issuer())
             )),
         ));
     }
@@ -227,7 +227,7 @@ fn issued_but(leaf: &Certificate, error: HandlerError) -> HandlerError {
     error.with_note(&format!(
         " (the CA issued certificate serial {} for \"{}\", which could not be returned)",
         tbs.serial_number(),
-        tbs.subject()
+        crate::dn::to_string(tbs.subject())
     ))
 }
 

@@ -16,6 +16,7 @@ pub mod api;
 pub mod chain;
 pub mod config;
 pub mod csr;
+pub mod dn;
 pub mod encoding;
 pub mod error;
 pub mod est;
