@@ -389,14 +389,22 @@ fn pkcs7_answer(der: &[u8]) -> Answer {
     response
 }
 
+/// Base64 in 64-column lines, each ending with a newline (RFC 7030 answers).
 fn base64_lines(der: &[u8]) -> String {
-    let flat = Base64::encode_string(der);
-    let mut out = String::with_capacity(flat.len() + flat.len() / 64 + 1);
-    for chunk in flat.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
+    let flat_len = der.len().div_ceil(3) * 4;
+    let mut buffer = vec![0u8; flat_len + flat_len / 64 + 1];
+    let wrapped =
+        base64ct::Encoder::<Base64>::new_wrapped(&mut buffer, 64, base64ct::LineEnding::LF)
+            .and_then(|mut encoder| {
+                encoder.encode(der)?;
+                encoder.finish().map(str::to_owned)
+            });
+    // The buffer is sized for the output, so encoding cannot fail.
+    let mut text = wrapped.unwrap_or_default();
+    if !text.is_empty() {
+        text.push('\n');
     }
-    out
+    text
 }
 
 /// The EST operation a path names, under `/.well-known/est[/label]/`.
@@ -554,4 +562,31 @@ fn pkcs7_with_body(body: String) -> Answer {
     let mut answer = pkcs7_answer(&[]);
     *answer.body_mut() = Full::new(Bytes::from(body));
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_64_column_base64_with_a_final_newline() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let text = base64_lines(&data);
+        assert!(text.ends_with('\n'));
+        assert!(text.lines().all(|l| l.len() <= 64));
+        assert!(text.lines().rev().skip(1).all(|l| l.len() == 64));
+        let compact: String = text.lines().collect();
+        assert_eq!(Base64::decode_vec(&compact).unwrap(), data);
+    }
+
+    #[test]
+    fn operations_are_found_with_or_without_a_label() {
+        assert_eq!(operation("/.well-known/est/cacerts"), Some("cacerts"));
+        assert_eq!(
+            operation("/.well-known/est/tenant/simpleenroll"),
+            Some("simpleenroll")
+        );
+        assert_eq!(operation("/.well-known/est/a/b/c"), None);
+        assert_eq!(operation("/cacerts"), None);
+    }
 }
