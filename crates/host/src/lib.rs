@@ -57,10 +57,47 @@ pub struct Host {
     pre: CaHandlerPre<State>,
     /// The HTTP API, when the component exports `wasi:http/incoming-handler`.
     proxy: Option<wasmtime_wasi_http::p2::bindings::ProxyPre<State>>,
+    /// The largest linear memory any instance has had, in bytes.
+    peak_memory: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The most linear memory one instance may have (the handler needs well
+/// under 1 MiB; this only stops a runaway component).
+pub const MAX_INSTANCE_MEMORY: usize = 64 * 1024 * 1024;
+
+/// Caps each instance's memory and records the largest seen.
+struct Limits {
+    peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl wasmtime::ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_INSTANCE_MEMORY {
+            return Ok(false);
+        }
+        self.peak
+            .fetch_max(desired, std::sync::atomic::Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
 }
 
 /// The store data of one call.
 pub struct State {
+    limits: Limits,
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
@@ -158,7 +195,11 @@ impl Host {
         let pre = CaHandlerPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .context("the component does not implement the acme:ca-handler/ca-handler world")?;
-        Ok(Self { pre, proxy })
+        Ok(Self {
+            pre,
+            proxy,
+            peak_memory: Default::default(),
+        })
     }
 
     /// A fresh store for one call, with `settings`, and its stderr.
@@ -170,13 +211,18 @@ impl Host {
             wasi.env(name, value);
         }
         let state = State {
+            limits: Limits {
+                peak: std::sync::Arc::clone(&self.peak_memory),
+            },
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             hooks: outbound::Hooks(settings.outbound.clone()),
             values: std::sync::Arc::clone(&settings.values),
         };
-        (Store::new(self.pre.engine(), state), stderr)
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        (store, stderr)
     }
 
     /// A fresh instance for one call, with `settings`.
@@ -207,6 +253,17 @@ impl Host {
         result
             .map_err(anyhow::Error::from)
             .context("the component failed")
+    }
+
+    /// The largest linear memory any instance of this host has had, in bytes.
+    pub fn peak_linear_memory(&self) -> usize {
+        self.peak_memory.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Instantiates the component in a fresh store and drops it: what every
+    /// call pays before its own work (measured as the serverless cold start).
+    pub async fn instantiate(&self, settings: &Settings) -> Result<()> {
+        self.instance(settings).await.map(drop)
     }
 
     /// Whether the component serves the HTTP API (`wasi:http/incoming-handler`).

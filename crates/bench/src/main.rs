@@ -1,0 +1,425 @@
+//! `est-bench`: the est-ca-handler component against the native floor and
+//! against acme2certifier's Python EST handler, side by side in one run,
+//! all enrolling against the local EST server (ECDSA P-256 CA, HTTP Basic,
+//! TLS) on 127.0.0.1.
+
+mod native;
+
+use anyhow::{Context, Result, bail};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use clap::Parser;
+use est_ca_handler::config::Config;
+use est_ca_handler::handler;
+use est_ca_host::{Host, Settings};
+use est_server::{EstServer, KeyType, ServerConfig};
+use native::NativeTransport;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Benchmarks the component, a native client and acme2certifier's handler.
+#[derive(Parser)]
+struct Args {
+    /// Enrollments per contender for the latency figures (interleaved).
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
+    /// Enrollments per contender and concurrency level for throughput.
+    #[arg(long, default_value_t = 256)]
+    burst: usize,
+    /// Skip acme2certifier (no Python virtualenv is made).
+    #[arg(long)]
+    skip_python: bool,
+    /// Also write the results as a Markdown table to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+const PASSWORD: &str = "bench-Passw0rd";
+
+/// The settings both contenders use, as acme2certifier keys.
+fn pairs(server: &EstServer, anchor: &Path) -> Vec<(String, String)> {
+    vec![
+        ("est_host".into(), server.https_url()),
+        ("est_user".into(), "estuser".into()),
+        ("est_password".into(), PASSWORD.into()),
+        ("ca_bundle".into(), anchor.display().to_string()),
+    ]
+}
+
+struct MapSettings(BTreeMap<String, String>);
+
+impl est_ca_handler::config::Settings for MapSettings {
+    fn get(&self, key: &str) -> Result<Option<String>, String> {
+        Ok(self.0.get(key).cloned())
+    }
+    fn env(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(128)
+        .build()?;
+    runtime.block_on(run(args, runtime.handle().clone()))
+}
+
+/// Latency statistics in milliseconds.
+struct Stats {
+    median: f64,
+    p99: f64,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| {
+        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+    };
+    Stats {
+        median: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("est-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let anchor = dir.join("root.pem");
+    let server = EstServer::start(ServerConfig {
+        key_type: KeyType::EcdsaP256,
+        password: PASSWORD.into(),
+        trust_anchor_out: Some(anchor.clone()),
+        ..ServerConfig::default()
+    })
+    .await?;
+    let pairs = pairs(&server, &anchor);
+    let settings = Arc::new(Settings::from_pairs(pairs.clone())?);
+    let config = Arc::new(
+        Config::load(&MapSettings(pairs.iter().cloned().collect()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let native = Arc::new(NativeTransport::new(&config, runtime.clone())?);
+
+    let key = KeyType::EcdsaP256.generate()?;
+    let mut params = rcgen::CertificateParams::new(vec!["bench.example.test".to_owned()])?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "bench.example.test");
+    let csr = Base64UrlUnpadded::encode_string(params.serialize_request(&key)?.der());
+
+    // Cold start: compiling the component, and instantiating it from InstancePre.
+    let wasm_size = est_ca_host::COMPONENT.len();
+    let mut compile = Vec::new();
+    let mut host = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        host = Some(Host::new(est_ca_host::COMPONENT)?);
+        compile.push(start.elapsed());
+    }
+    let host = Arc::new(host.context("compiled")?);
+    let mut instantiate = Vec::new();
+    for _ in 0..200 {
+        let start = Instant::now();
+        host.instantiate(&settings).await?;
+        instantiate.push(start.elapsed());
+    }
+
+    let component_once = {
+        let (host, settings, csr) = (Arc::clone(&host), Arc::clone(&settings), csr.clone());
+        move || {
+            let (host, settings, csr) = (Arc::clone(&host), Arc::clone(&settings), csr.clone());
+            async move {
+                match host.enroll(&settings, &csr).await? {
+                    Ok(est_ca_host::Enrollment::Issued(_)) => Ok(()),
+                    other => bail!("component: {other:?}"),
+                }
+            }
+        }
+    };
+    let native_once = {
+        let (config, native, csr) = (Arc::clone(&config), Arc::clone(&native), csr.clone());
+        move || {
+            let (config, native, csr) = (Arc::clone(&config), Arc::clone(&native), csr.clone());
+            async move {
+                let result = tokio::task::spawn_blocking(move || {
+                    handler::enroll(&config, native.as_ref(), &csr)
+                })
+                .await?;
+                match result {
+                    Ok(handler::Enrollment::Issued(_)) => Ok(()),
+                    other => bail!("native: {other:?}"),
+                }
+            }
+        }
+    };
+
+    // Warm up both paths.
+    for _ in 0..5 {
+        component_once().await?;
+        native_once().await?;
+    }
+
+    // Python: set up the virtualenv first (outside any timing).
+    let python = if args.skip_python {
+        Err("skipped (--skip-python)".to_owned())
+    } else {
+        python_setup(&dir, &pairs, &csr)
+    };
+
+    // Latency at concurrency 1, the contenders interleaved one by one.
+    let (mut component_lat, mut native_lat) = (Vec::new(), Vec::new());
+    for _ in 0..args.samples {
+        let start = Instant::now();
+        component_once().await?;
+        component_lat.push(start.elapsed());
+        let start = Instant::now();
+        native_once().await?;
+        native_lat.push(start.elapsed());
+    }
+
+    // Throughput at concurrency 1, 8 and 64, alternating contenders per round.
+    let mut throughput = Vec::new();
+    for concurrency in [1usize, 8, 64] {
+        let (mut c_best, mut n_best) = (0.0f64, 0.0f64);
+        for _ in 0..2 {
+            c_best = c_best.max(burst(concurrency, args.burst, component_once.clone()).await?);
+            n_best = n_best.max(burst(concurrency, args.burst, native_once.clone()).await?);
+        }
+        throughput.push((concurrency, c_best, n_best));
+    }
+
+    let python = match python {
+        Ok(env) => python_run(&env, args.samples, 1)
+            .and_then(|one| Ok((one, python_run(&env, args.burst, 8)?))),
+        Err(e) => Err(e),
+    };
+
+    let compile_ms = stats(compile).median;
+    let inst = stats(instantiate);
+    let c = stats(component_lat);
+    let n = stats(native_lat);
+    let peak_memory = host.peak_linear_memory();
+    let rss = peak_rss_kib();
+
+    let mut lines = Vec::new();
+    lines.push(
+        "| figure | component (wasm in the host) | native floor | acme2certifier (Python) |"
+            .to_owned(),
+    );
+    lines.push("| --- | --- | --- | --- |".to_owned());
+    let (py_median, py_p99, py_t1, py_t8) = match &python {
+        Ok((one, eight)) => (
+            format!("{:.2} ms", one.median),
+            format!("{:.2} ms", one.p99),
+            format!("{:.1}/s", one.throughput),
+            format!("{:.1}/s (8 threads)", eight.throughput),
+        ),
+        Err(why) => (
+            format!("n/a ({why})"),
+            "n/a".into(),
+            "n/a".into(),
+            "n/a".into(),
+        ),
+    };
+    lines.push(format!(
+        "| latency median, concurrency 1 | {:.2} ms | {:.2} ms | {py_median} |",
+        c.median, n.median
+    ));
+    lines.push(format!(
+        "| latency p99, concurrency 1 | {:.2} ms | {:.2} ms | {py_p99} |",
+        c.p99, n.p99
+    ));
+    for (concurrency, comp, nat) in &throughput {
+        let py = match concurrency {
+            1 => py_t1.clone(),
+            8 => py_t8.clone(),
+            _ => "-".into(),
+        };
+        lines.push(format!(
+            "| enrollments/s, concurrency {concurrency} | {comp:.1} | {nat:.1} | {py} |"
+        ));
+    }
+    lines.push(format!(
+        "| cold start: compile the .wasm | {compile_ms:.1} ms | - | - |"
+    ));
+    lines.push(format!(
+        "| cold start: instantiate from InstancePre (median / p99) | {:.3} ms / {:.3} ms | - | - |",
+        inst.median, inst.p99
+    ));
+    lines.push(format!(
+        "| .wasm size | {wasm_size} bytes ({:.1} KiB) | - | - |",
+        wasm_size as f64 / 1024.0
+    ));
+    lines.push(format!(
+        "| peak linear memory per instance | {} KiB | - | - |",
+        peak_memory / 1024
+    ));
+    lines.push(format!(
+        "| host peak RSS (whole benchmark process) | {rss} KiB | | |"
+    ));
+    lines.push(String::new());
+    lines.push(format!(
+        "- latency component/floor (median, c=1): {:.3}x",
+        c.median / n.median
+    ));
+    let (_, c64, n64) = throughput[2];
+    lines.push(format!(
+        "- throughput floor/component (c=64): {:.3}x",
+        n64 / c64
+    ));
+    if let Ok((one, _)) = &python {
+        lines.push(format!(
+            "- enrollments/s component/Python (c=1): {:.1}x",
+            throughput[0].1 / one.throughput
+        ));
+    }
+    let table = lines.join("\n");
+    println!("{table}");
+    if let Some(path) = &args.markdown {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let text = format!(
+            "# Benchmarks\n\nProduced by `cargo run --release -p est-bench -- --markdown BENCHMARKS.md` on this project's build machine ({cores} cores); regenerate, never edit by hand.\nAll contenders enroll the same CSR against the local EST server (ECDSA P-256 CA, HTTP Basic, TLS 1.3) on 127.0.0.1; the component and the native floor were interleaved request by request (latency) and round by round (throughput); acme2certifier ran after them in one warm Python process ({samples} and {burst} enrollments).\n\n{table}\n",
+            samples = args.samples,
+            burst = args.burst
+        );
+        std::fs::write(path, text)?;
+    }
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Enrollments per second for `total` enrollments by `concurrency` workers.
+async fn burst<F, Fut>(concurrency: usize, total: usize, once: F) -> Result<f64>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (once, counter) = (once.clone(), Arc::clone(&counter));
+        workers.push(tokio::spawn(async move {
+            while counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                once().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for worker in workers {
+        worker.await??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+struct PythonEnv {
+    python: PathBuf,
+    script: PathBuf,
+    config: PathBuf,
+    csr: PathBuf,
+}
+
+struct PythonResult {
+    median: f64,
+    p99: f64,
+    throughput: f64,
+}
+
+/// A virtualenv with acme2certifier, its config and the CSR, or why not.
+fn python_setup(dir: &Path, pairs: &[(String, String)], csr: &str) -> Result<PythonEnv, String> {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            return Err("python3 -m venv failed".into());
+        }
+    }
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "acme2certifier==0.46.3"])
+        .status()
+        .map_err(|e| format!("pip: {e}"))?;
+    if !installed.success() {
+        return Err("pip install acme2certifier failed".into());
+    }
+    let script = dir.join("a2c_bench.py");
+    std::fs::write(&script, include_str!("a2c_bench.py")).map_err(|e| e.to_string())?;
+    let mut cfg = String::from("[DEFAULT]\ndebug: False\n\n[CAhandler]\n");
+    for (key, value) in pairs {
+        cfg.push_str(&format!("{key}: {value}\n"));
+    }
+    let config = dir.join("acme_srv.cfg");
+    std::fs::write(&config, cfg).map_err(|e| e.to_string())?;
+    let csr_path = dir.join("csr.b64");
+    std::fs::write(&csr_path, csr).map_err(|e| e.to_string())?;
+    Ok(PythonEnv {
+        python,
+        script,
+        config,
+        csr: csr_path,
+    })
+}
+
+fn python_run(env: &PythonEnv, iterations: usize, threads: usize) -> Result<PythonResult, String> {
+    let output = Command::new(&env.python)
+        .arg(&env.script)
+        .arg(&env.config)
+        .arg(&env.csr)
+        .arg(iterations.to_string())
+        .arg(threads.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "the Python handler failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    if value["error_count"].as_u64() != Some(0) {
+        return Err(format!(
+            "the Python handler reported errors: {}",
+            value["errors"]
+        ));
+    }
+    let latencies: Vec<Duration> = value["latencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_f64())
+        .map(Duration::from_secs_f64)
+        .collect();
+    let wall = value["wall"].as_f64().unwrap_or(f64::NAN);
+    let s = stats(latencies.clone());
+    Ok(PythonResult {
+        median: s.median,
+        p99: s.p99,
+        throughput: latencies.len() as f64 / wall,
+    })
+}
+
+/// The process's peak resident set size, from /proc (Linux).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
