@@ -8,11 +8,15 @@ use est_ca_handler::{encoding, pkcs7};
 use std::hint::black_box;
 
 fn decode_and_pem(c: &mut Criterion) {
-    let answer = encoding::base64_lines(include_bytes!("../tests/data/acme2certifier/certs_der.p7b"));
+    let answer =
+        encoding::base64_lines(include_bytes!("../tests/data/acme2certifier/certs_der.p7b"));
     c.bench_function("pkcs7 decode + PEM encode (2 certificates)", |b| {
         b.iter(|| {
             let certs = pkcs7::decode_certs_only(black_box(answer.as_bytes())).unwrap();
-            let pem: String = certs.iter().map(|cert| encoding::pem("CERTIFICATE", &cert.to_der().unwrap())).collect();
+            let pem: String = certs
+                .iter()
+                .map(|cert| encoding::pem("CERTIFICATE", &cert.to_der().unwrap()))
+                .collect();
             black_box(pem)
         })
     });

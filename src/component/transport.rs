@@ -231,7 +231,9 @@ fn describe(code: &http::ErrorCode) -> String {
         E::ConnectionReadTimeout => "reading from the server timed out".into(),
         E::ConnectionWriteTimeout => "writing to the server timed out".into(),
         E::HttpResponseTimeout => "the server did not answer in time".into(),
-        E::TlsProtocolError => "TLS protocol error".into(),
+        E::TlsProtocolError => {
+            "TLS handshake failed (TLS protocol error); hosts report an EST server certificate they do not trust this way too".into()
+        }
         E::TlsCertificateError => {
             "TLS certificate error: the server's certificate is not trusted (check ca_bundle)"
                 .into()
