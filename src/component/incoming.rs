@@ -8,7 +8,7 @@ use super::bindings::wasi::http::types::{
 };
 use super::bindings::wasi::io::streams::StreamError;
 use super::transport::WasiTransport;
-use super::{Component, WasiSettings, loaded_config};
+use super::{Component, WasiSettings, loaded_config, log_warnings};
 use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY};
 
 impl Guest for Component {
@@ -51,9 +51,7 @@ fn serve(request: &IncomingRequest) -> ApiResponse {
     };
     let config = loaded_config();
     if let Ok(config) = config {
-        for warning in config.warnings() {
-            eprintln!("est-ca-handler: warning: {warning}");
-        }
+        log_warnings(config);
     }
     let request = ApiRequest {
         method: &method,

@@ -98,10 +98,15 @@ fn config() -> Result<&'static Config, HandlerError> {
 /// The configuration for an operation; its warnings go to stderr on every call.
 fn checked_config() -> Result<&'static Config, HandlerError> {
     let config = config()?;
+    log_warnings(config);
+    Ok(config)
+}
+
+/// Writes the configuration's warnings to stderr, where hosts log them.
+fn log_warnings(config: &Config) {
     for warning in config.warnings() {
         eprintln!("est-ca-handler: warning: {warning}");
     }
-    Ok(config)
 }
 
 struct WasiSettings;

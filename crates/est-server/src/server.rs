@@ -327,6 +327,9 @@ async fn serve(
             _ = stopped.changed() => return,
         };
         let Ok((tcp, _)) = accepted else { continue };
+        // Answers go out in several writes; without this, Nagle's algorithm
+        // and the client's delayed ACKs add ~40 ms to every exchange.
+        let _ = tcp.set_nodelay(true);
         let (state, acceptor, stopped) = (Arc::clone(&state), acceptor.clone(), stopped.clone());
         tokio::spawn(async move {
             match acceptor {
