@@ -48,6 +48,8 @@ impl Host {
                 },
                 () = &mut shutdown => break,
             };
+            // Answers go out in several writes: no Nagle delays.
+            let _ = tcp.set_nodelay(true);
             let (host, settings, mut stopping) =
                 (self.clone(), Arc::clone(&settings), stopping.clone());
             connections.spawn(async move {
