@@ -61,10 +61,14 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     fn json(status: u16, value: &impl Serialize) -> Self {
+        Self::json_as(status, value, "application/json")
+    }
+
+    fn json_as(status: u16, value: &impl Serialize, content_type: &str) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_default();
         Self {
             status,
-            headers: vec![("content-type", "application/json".into())],
+            headers: vec![("content-type", content_type.into())],
             body,
         }
     }
@@ -110,9 +114,7 @@ fn problem_with(
         detail,
         est_status,
     };
-    let mut response = ApiResponse::json(status, &document);
-    response.headers[0].1 = "application/problem+json".into();
-    response
+    ApiResponse::json_as(status, &document, "application/problem+json")
 }
 
 /// The answer to a body larger than [`MAX_REQUEST_BODY`].
@@ -349,18 +351,14 @@ pub fn handle(
                 body: Vec::new(),
             },
             Err(e) => {
-                let mut response = ApiResponse::json(
-                    e.code,
-                    &Problem {
-                        kind: e.message,
-                        title: "Revocation failed",
-                        status: e.code,
-                        detail: e.detail,
-                        est_status: None,
-                    },
-                );
-                response.headers[0].1 = "application/problem+json".into();
-                response
+                let document = Problem {
+                    kind: e.message,
+                    title: "Revocation failed",
+                    status: e.code,
+                    detail: e.detail,
+                    est_status: None,
+                };
+                ApiResponse::json_as(e.code, &document, "application/problem+json")
             }
         };
     }

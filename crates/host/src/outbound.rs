@@ -44,20 +44,17 @@ impl Outbound {
 
     /// An outbound that refuses everything (the configuration is invalid,
     /// so the component reports that before sending anything).
-    pub fn deny_all() -> Self {
+    pub fn deny_all() -> Result<Self> {
         let tls = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.with_root_certificates(RootCertStore::empty())
-                    .with_no_client_auth()
-            })
-            .expect("ring supports the default protocol versions");
-        Self {
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth();
+        Ok(Self {
             allowed: None,
             tls: Arc::new(tls),
             verify_tls: true,
             timeout: Duration::from_secs(20),
-        }
+        })
     }
 
     /// Sends one request for the component.
