@@ -398,29 +398,9 @@ async fn est_failures_become_502_504_and_500() {
 
 // ---- the real `wasmtime serve` ----
 
-/// The component built with the `wasmtime-serve` feature.
+/// The component built with the `wasmtime-serve` feature (by the host's build script).
 fn wasmtime_serve_component() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = root.join("target").join("component-wasmtime-serve");
-    let status = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--lib",
-            "-p",
-            "est-ca-handler",
-            "--features",
-            "wasmtime-serve",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    target.join("wasm32-wasip2/release/est_ca_handler.wasm")
+    PathBuf::from(env!("EST_CA_HANDLER_WASMTIME_SERVE_WASM"))
 }
 
 /// `wasmtime serve` running the component; killed when dropped.
