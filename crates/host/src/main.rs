@@ -319,13 +319,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("Starting a local EST server and enrolling through the component...");
             let outcome = demo::run(&host, key_type, &name, &out).await?;
             println!(
-                "EST server:  {} (HTTP Basic, TLS with a CA made just now)",
+                "EST server: {} (HTTP Basic, TLS with a CA made just now)",
                 outcome.est_url
             );
             println!("{}", outcome.summary);
-            println!("chain:       verified up to the local CA's root");
+            println!("chain:      verified up to the local CA's root");
             println!(
-                "written to:  {}/cert-bundle.pem, key.pem, est-root.pem",
+                "written to: {}/cert-bundle.pem, key.pem, est-root.pem",
                 outcome.out_dir.display()
             );
             println!();

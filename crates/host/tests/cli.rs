@@ -80,7 +80,7 @@ fn demo_prints_an_issued_certificate() {
         shown.contains("subject:    CN=demo.est-ca-handler.test"),
         "{shown}"
     );
-    assert!(shown.contains("chain:       verified"), "{shown}");
+    assert!(shown.contains("chain:      verified"), "{shown}");
     assert!(shown.contains("-----BEGIN CERTIFICATE-----"), "{shown}");
     let bundle = std::fs::read_to_string(out.join("cert-bundle.pem")).unwrap();
     assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 3);
