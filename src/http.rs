@@ -17,8 +17,9 @@ pub enum Method {
     Post,
 }
 
-/// One outgoing request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One outgoing request. Its `Debug` output leaves out the value of the
+/// `authorization` header, which holds the Basic credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     /// `GET` or `POST`.
     pub method: Method,
@@ -32,6 +33,31 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body (empty for `GET`).
     pub body: Vec<u8>,
+}
+
+impl core::fmt::Debug for Request {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if name.eq_ignore_ascii_case("authorization") {
+                    "***"
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("scheme", &self.scheme)
+            .field("authority", &self.authority)
+            .field("path", &self.path)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// One answer, with its body read in full.
@@ -88,4 +114,30 @@ pub trait Transport {
         requests: Vec<Request>,
         limits: Limits,
     ) -> Vec<Result<Response, TransportError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        let request = Request {
+            method: Method::Post,
+            scheme: Scheme::Https,
+            authority: "est.test".into(),
+            path: "/.well-known/est/simpleenroll".into(),
+            headers: vec![
+                ("authorization".into(), "Basic dXNlcjpzM2NyZXQ=".into()),
+                ("content-type".into(), "application/pkcs10".into()),
+            ],
+            body: b"MII...".to_vec(),
+        };
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("dXNlcjpzM2NyZXQ="), "{shown}");
+        assert!(
+            shown.contains("application/pkcs10") && shown.contains("***"),
+            "{shown}"
+        );
+    }
 }
