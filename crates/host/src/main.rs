@@ -94,6 +94,20 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The settings arguments of the commands that take them.
+    fn config(&self) -> Option<&ConfigArgs> {
+        match self {
+            Self::Enroll { config, .. }
+            | Self::Poll { config, .. }
+            | Self::Cacerts { config }
+            | Self::Check { config }
+            | Self::Serve { config, .. } => Some(config),
+            Self::Demo { .. } => None,
+        }
+    }
+}
+
 /// Where the handler's settings come from, lowest precedence first:
 /// `--config`, `CAHANDLER_<KEY>` environment variables, `--set`.
 #[derive(Args)]
@@ -114,22 +128,16 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 
 impl ConfigArgs {
     fn settings(&self) -> Result<Settings> {
-        let mut pairs = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                est_ca_host::settings::cahandler_section(&text)
-                    .with_context(|| format!("{}", path.display()))?
-            }
-            None => Vec::new(),
-        };
-        for (name, value) in std::env::vars() {
-            if let Some(key) = name.strip_prefix("CAHANDLER_") {
-                pairs.push((key.to_ascii_lowercase(), value));
-            }
+        let mut overrides: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(name, value)| {
+                Some((name.strip_prefix("CAHANDLER_")?.to_ascii_lowercase(), value))
+            })
+            .collect();
+        overrides.extend(self.set.iter().cloned());
+        match &self.config {
+            Some(path) => Settings::from_acme_srv_cfg(path, &overrides),
+            None => Settings::from_pairs(overrides),
         }
-        pairs.extend(self.set.iter().cloned());
-        Settings::from_pairs(pairs)
     }
 }
 
@@ -200,16 +208,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         Host::new_cached(&bytes)?
     };
-    match cli.command {
-        Command::Enroll {
-            config,
-            csr,
-            out,
-            json,
-        } => {
-            let Ok(settings) = settings_or_exit(&config)? else {
+    let settings = match cli.command.config() {
+        Some(config) => match config.settings() {
+            Ok(settings) => settings,
+            Err(e) => {
+                eprintln!("error: configuration: {e:#}");
                 return Ok(ExitCode::from(exit::CONFIG));
-            };
+            }
+        },
+        // `demo` configures its own settings.
+        None => Settings::from_pairs(Vec::<(String, String)>::new())?,
+    };
+    match cli.command {
+        Command::Enroll { csr, out, json, .. } => {
             match host.enroll(&settings, &read_csr(&csr)?).await? {
                 Ok(Enrollment::Issued(cert)) => {
                     issued(&cert.cert_bundle, &cert.cert_raw, &out, json)
@@ -219,16 +230,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Poll {
-            config,
             csr,
             poll_identifier,
             cert_name,
             out,
             json,
+            ..
         } => {
-            let Ok(settings) = settings_or_exit(&config)? else {
-                return Ok(ExitCode::from(exit::CONFIG));
-            };
             match host
                 .poll(&settings, &cert_name, &poll_identifier, &read_csr(&csr)?)
                 .await?
@@ -244,26 +252,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => Ok(fail(&e)),
             }
         }
-        Command::Cacerts { config } => {
-            let Ok(settings) = settings_or_exit(&config)? else {
-                return Ok(ExitCode::from(exit::CONFIG));
-            };
-            match host.ca_certs(&settings).await? {
-                Ok(pems) => {
-                    for pem in &pems {
-                        let der = pem_certificates(pem)?;
-                        eprintln!("# {}", Summary::of(&der[0])?.subject);
-                        print!("{pem}");
-                    }
-                    Ok(ExitCode::SUCCESS)
+        Command::Cacerts { .. } => match host.ca_certs(&settings).await? {
+            Ok(pems) => {
+                for pem in &pems {
+                    let der = pem_certificates(pem)?;
+                    eprintln!("# {}", Summary::of(&der[0])?.subject);
+                    print!("{pem}");
                 }
-                Err(e) => Ok(fail(&e)),
+                Ok(ExitCode::SUCCESS)
             }
-        }
-        Command::Check { config } => {
-            let Ok(settings) = settings_or_exit(&config)? else {
-                return Ok(ExitCode::from(exit::CONFIG));
-            };
+            Err(e) => Ok(fail(&e)),
+        },
+        Command::Check { .. } => {
             match host.handler_check(&settings).await? {
                 Ok(warnings) => {
                     println!("configuration: OK");
@@ -287,10 +287,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => Ok(fail(&e)),
             }
         }
-        Command::Serve { config, listen } => {
-            let Ok(settings) = settings_or_exit(&config)? else {
-                return Ok(ExitCode::from(exit::CONFIG));
-            };
+        Command::Serve { listen, .. } => {
             if let Err(e) = host.handler_check(&settings).await? {
                 eprintln!(
                     "warning: {} (the API answers with this error until it is fixed)",
@@ -331,17 +328,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!();
             print!("{}", outcome.cert_bundle);
             Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// The settings, or the configuration error already reported.
-fn settings_or_exit(config: &ConfigArgs) -> Result<Result<Settings, ()>> {
-    match config.settings() {
-        Ok(settings) => Ok(Ok(settings)),
-        Err(e) => {
-            eprintln!("error: configuration: {e:#}");
-            Ok(Err(()))
         }
     }
 }

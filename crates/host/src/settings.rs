@@ -73,11 +73,6 @@ impl Settings {
         pairs.extend(overrides.iter().cloned());
         Self::from_pairs(pairs)
     }
-
-    /// The value configured for `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str)
-    }
 }
 
 /// The key/value pairs of the `[CAhandler]` section of an INI text, as
