@@ -141,6 +141,9 @@ pub struct RequestRecord {
     pub had_client_cert: bool,
     /// The TLS version (`TLSv1_3`, `TLSv1_2`), or `None` for plain HTTP.
     pub tls_version: Option<String>,
+    /// Which connection carried the request: accepted connections are
+    /// numbered from 1, per listener, in the order the server took them.
+    pub connection: u64,
 }
 
 /// What the server knows about a connection.
@@ -148,6 +151,7 @@ pub struct RequestRecord {
 struct Peer {
     had_client_cert: bool,
     tls_version: Option<String>,
+    connection: u64,
 }
 
 struct State {
@@ -321,12 +325,15 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut accepted_count = 0u64;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => return,
         };
         let Ok((tcp, _)) = accepted else { continue };
+        accepted_count += 1;
+        let number = accepted_count;
         // Answers go out in several writes; without this, Nagle's algorithm
         // and the client's delayed ACKs add ~40 ms to every exchange.
         let _ = tcp.set_nodelay(true);
@@ -341,10 +348,17 @@ async fn serve(
                     let peer = Peer {
                         had_client_cert: session.peer_certificates().is_some_and(|c| !c.is_empty()),
                         tls_version: session.protocol_version().map(|v| format!("{v:?}")),
+                        connection: number,
                     };
                     connection(TokioIo::new(stream), state, peer, stopped).await;
                 }
-                None => connection(TokioIo::new(tcp), state, Peer::default(), stopped).await,
+                None => {
+                    let peer = Peer {
+                        connection: number,
+                        ..Peer::default()
+                    };
+                    connection(TokioIo::new(tcp), state, peer, stopped).await
+                }
             }
         });
     }
@@ -429,6 +443,7 @@ async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answe
         had_authorization: authorization.is_some(),
         had_client_cert: peer.had_client_cert,
         tls_version: peer.tls_version.clone(),
+        connection: peer.connection,
     });
     let faults = lock(&state.faults).clone();
     if let Some(delay) = faults.delay {

@@ -6,7 +6,10 @@
 use anyhow::{Context, Result, anyhow, bail};
 use est_ca_handler::config::{Auth, CaBundle, ClientKey, Config, Scheme};
 use http_body_util::BodyExt;
-use hyper_util::rt::TokioIo;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
@@ -14,15 +17,51 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// How long an idle connection to the EST server is kept for reuse.
+pub const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// The most idle connections kept open to the EST server.
+pub const POOL_MAX_IDLE: usize = 64;
+
+/// The connector under [`pooled_client`]: TCP (no Nagle) then, for
+/// `https`, the host's TLS.
+pub type Connector = HttpsConnector<HttpConnector>;
+
+/// An HTTP/1.1 client that keeps connections open for reuse (keep-alive,
+/// up to [`POOL_MAX_IDLE`] idle for [`POOL_IDLE`]), with `tls` for
+/// `https` and `connect_timeout` for TCP connects. A request is resent
+/// on a new connection only when a pooled one closed before the request
+/// was written, so a POST is never sent twice.
+pub fn pooled_client<B>(tls: ClientConfig, connect_timeout: Duration) -> Client<Connector, B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_max_idle_per_host(POOL_MAX_IDLE)
+        .pool_timer(TokioTimer::new())
+        .build(connector)
+}
 
 /// Where the component may send requests, and how.
 pub struct Outbound {
     /// `(scheme, authority)` of the EST server, the port made explicit;
     /// `None` when the configuration is unusable (nothing is allowed).
     allowed: Option<(Scheme, String)>,
-    tls: Arc<ClientConfig>,
+    client: Client<Connector, WasiBody>,
     verify_tls: bool,
     timeout: Duration,
 }
@@ -31,14 +70,15 @@ impl Outbound {
     /// Builds the TLS client and the allowed destination from a valid
     /// configuration. Fails when TLS material cannot be loaded.
     pub fn new(config: &Config) -> Result<Self> {
+        let timeout = Duration::from_secs(config.request_timeout_secs.into());
         Ok(Self {
             allowed: Some((
                 config.url.scheme,
                 with_port(config.url.scheme, &config.url.authority),
             )),
-            tls: Arc::new(tls_client(config)?),
+            client: pooled_client(tls_client(config)?, timeout),
             verify_tls: config.ca_bundle != CaBundle::Disabled,
-            timeout: Duration::from_secs(config.request_timeout_secs.into()),
+            timeout,
         })
     }
 
@@ -49,21 +89,23 @@ impl Outbound {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(RootCertStore::empty())
             .with_no_client_auth();
+        let timeout = Duration::from_secs(20);
         Ok(Self {
             allowed: None,
-            tls: Arc::new(tls),
+            client: pooled_client(tls, timeout),
             verify_tls: true,
-            timeout: Duration::from_secs(20),
+            timeout,
         })
     }
 
-    /// Sends one request for the component.
+    /// Sends one request for the component, on a pooled connection when
+    /// one is idle.
     async fn send(
         self: Arc<Self>,
         request: hyper::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<hyper::Response<WasiBody>, HttpError> {
-        let uri = request.uri().clone();
+        let uri = request.uri();
         let scheme = match uri.scheme_str() {
             Some("https") => Scheme::Https,
             Some("http") => Scheme::Http,
@@ -80,50 +122,24 @@ impl Outbound {
                 return Err(HttpError::HttpRequestDenied);
             }
         }
-        let connect_timeout = options
-            .and_then(|o| o.connect_timeout)
-            .unwrap_or(self.timeout)
-            .min(self.timeout);
-        let first_byte_timeout = options
+        if scheme == Scheme::Https && !self.verify_tls {
+            tracing::warn!(
+                "ca_bundle is False: the EST server's TLS certificate is NOT verified ({authority})"
+            );
+        }
+        // Connecting is bounded by the client; the whole exchange up to the
+        // response head by the component's first-byte timeout, capped at
+        // request_timeout.
+        let deadline = options
             .and_then(|o| o.first_byte_timeout)
             .unwrap_or(self.timeout)
             .min(self.timeout);
-        tracing::debug!("{} {uri}", request.method());
-
-        let tcp = tokio::time::timeout(connect_timeout, connect(&authority))
+        tracing::debug!("{} {}", request.method(), request.uri());
+        let response = tokio::time::timeout(deadline, self.client.request(request))
             .await
-            .map_err(|_| HttpError::ConnectionTimeout)??;
-        let path_only = uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-        let (mut parts, body) = request.into_parts();
-        parts.uri = path_only;
-        let request = hyper::Request::from_parts(parts, body);
-
-        let response = if scheme == Scheme::Https {
-            if !self.verify_tls {
-                tracing::warn!(
-                    "ca_bundle is False: the EST server's TLS certificate is NOT verified ({authority})"
-                );
-            }
-            let host = authority
-                .rsplit_once(':')
-                .map_or(authority.as_str(), |(h, _)| h);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let name = ServerName::try_from(host.to_owned())
-                .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-            let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
-            let tls = tokio::time::timeout(connect_timeout, connector.connect(name, tcp))
-                .await
-                .map_err(|_| HttpError::ConnectionTimeout)?
-                .map_err(|e| io_error(&e))?;
-            exchange(TokioIo::new(tls), request, first_byte_timeout).await?
-        } else {
-            exchange(TokioIo::new(tcp), request, first_byte_timeout).await?
-        };
-        Ok(response)
+            .map_err(|_| HttpError::ConnectionReadTimeout)?
+            .map_err(|e| client_error(&e))?;
+        Ok(response.map(|body| body.map_err(|e| hyper_error(&e)).boxed_unsync()))
     }
 }
 
@@ -141,63 +157,51 @@ fn with_port(scheme: Scheme, authority: &str) -> String {
     }
 }
 
-async fn connect(authority: &str) -> Result<TcpStream, HttpError> {
-    let addrs: Vec<_> = tokio::net::lookup_host(authority)
-        .await
-        .map_err(|e| HttpError::DnsError {
-            rcode: Some(e.to_string()),
-            info_code: None,
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(HttpError::DnsError {
-            rcode: Some("no address".into()),
-            info_code: None,
-        });
-    }
-    let mut last = HttpError::ConnectionRefused;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(e) => last = io_error(&e),
+/// The `wasi:http` error for a failed exchange, from the most precise
+/// cause in its chain (TLS, I/O, DNS, HTTP).
+fn client_error(err: &hyper_util::client::legacy::Error) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return tls_error(tls);
         }
-    }
-    Err(last)
-}
-
-async fn exchange<I>(
-    io: I,
-    request: hyper::Request<WasiBody>,
-    first_byte_timeout: Duration,
-) -> Result<hyper::Response<WasiBody>, HttpError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| hyper_error(&e))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("EST connection ended: {e}");
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return io_error(io);
         }
-    });
-    let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
-        .await
-        .map_err(|_| HttpError::ConnectionReadTimeout)?
-        .map_err(|e| hyper_error(&e))?;
-    Ok(response.map(|body| body.map_err(|e| hyper_error(&e)).boxed_unsync()))
+        if let Some(hyper) = current.downcast_ref::<hyper::Error>() {
+            return hyper_error(hyper);
+        }
+        if current.to_string().starts_with("dns error") {
+            return HttpError::DnsError {
+                rcode: current.source().map(|e| e.to_string()),
+                info_code: None,
+            };
+        }
+        source = current.source();
+    }
+    if err.is_connect() {
+        HttpError::ConnectionRefused
+    } else {
+        HttpError::HttpProtocolError
+    }
 }
 
 /// The `wasi:http` error for an I/O failure, looking inside for TLS errors.
 fn io_error(err: &std::io::Error) -> HttpError {
-    if let Some(tls) = err
+    // TLS failures arrive wrapped in one or more I/O errors.
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = err
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        return tls_error(tls);
+        .map(|e| e as &(dyn std::error::Error + 'static));
+    while let Some(current) = inner {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return tls_error(tls);
+        }
+        inner = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     use std::io::ErrorKind as K;
     match err.kind() {
@@ -298,7 +302,7 @@ pub fn tls_client(config: &Config) -> Result<ClientConfig> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider))),
     };
-    let mut tls = match &config.auth {
+    let tls = match &config.auth {
         Auth::Basic { .. } => builder.with_no_client_auth(),
         Auth::ClientCertificate { cert_file, key } => {
             let (chain, key) = client_identity(Path::new(cert_file), key)?;
@@ -307,7 +311,6 @@ pub fn tls_client(config: &Config) -> Result<ClientConfig> {
                 .context("the client certificate does not match its key")?
         }
     };
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tls)
 }
 
@@ -459,6 +462,15 @@ mod tests {
             rustls::CertificateError::UnknownIssuer,
         ));
         assert!(matches!(untrusted, HttpError::TlsCertificateError));
+        // As the TLS connector reports it: rustls's error inside two I/O errors.
+        let wrapped = io_error(&std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        )));
+        assert!(
+            matches!(wrapped, HttpError::TlsCertificateError),
+            "{wrapped:?}"
+        );
         let refused = io_error(&std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert!(matches!(refused, HttpError::ConnectionRefused));
     }

@@ -192,6 +192,30 @@ async fn basic_auth_enrollment_gives_a_verifiable_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn later_enrollments_reuse_the_hosts_connections() {
+    let lab = Lab::basic().await;
+    let settings = lab.settings(&[]);
+    for _ in 0..3 {
+        issued(enroll(&settings).await);
+    }
+    let requests = lab.server.requests();
+    assert_eq!(requests.len(), 6, "{requests:?}");
+    let mut connections: Vec<u64> = requests.iter().map(|r| r.connection).collect();
+    connections.sort_unstable();
+    connections.dedup();
+    // Each enrollment has its two requests in flight together, so at most
+    // two connections are open; later enrollments take them from the pool.
+    assert!(connections.len() <= 2, "{requests:?}");
+    // Settings built separately share nothing.
+    issued(enroll(&lab.settings(&[])).await);
+    let fresh = lab.server.requests()[6..]
+        .iter()
+        .filter(|r| !connections.contains(&r.connection))
+        .count();
+    assert_eq!(fresh, 2, "{:?}", lab.server.requests());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tls_1_2_only_servers_and_rsa_cas_work() {
     let lab = Lab::start(ServerConfig {
         key_type: KeyType::Rsa2048,
