@@ -3,11 +3,12 @@
 //!
 //! | route | answer |
 //! | --- | --- |
-//! | `POST /enroll` | `200` `{cert_bundle, cert_raw, poll_identifier}`, or `202` `{poll_identifier, retry_after}` |
+//! | `POST /enroll` | `200` `{cert_bundle, cert_raw, poll_identifier, warnings}`, or `202` `{poll_identifier, retry_after}` |
 //! | `POST /poll` | `200` / `202` as above, `403` when the CA rejected the request |
 //! | `GET /cacerts` | `200` `application/pem-certificate-chain` |
 //! | `GET /health[?live=true]` | `200`, or `503` saying what is wrong |
 //! | `POST /revoke` | the handler's "not supported" answer |
+//! | `POST /trigger` | the handler's "not supported" answer (EST pushes nothing) |
 //!
 //! Every route but `/health` requires `Authorization: Bearer <api_token>`.
 //! Without an `api_token` nothing is issued unless `api_auth = none` says
@@ -57,6 +58,9 @@ pub struct ApiResponse {
     pub headers: Vec<(&'static str, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// Warnings for the operator's log (the component writes them to
+    /// stderr), such as names missing from an issued certificate.
+    pub log: Vec<String>,
 }
 
 impl ApiResponse {
@@ -70,6 +74,7 @@ impl ApiResponse {
             status,
             headers: vec![("content-type", content_type.into())],
             body,
+            log: Vec::new(),
         }
     }
 
@@ -269,6 +274,7 @@ struct IssuedBody<'a> {
     cert_bundle: &'a str,
     cert_raw: &'a str,
     poll_identifier: Option<&'a str>,
+    warnings: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -278,14 +284,17 @@ struct PendingBody<'a> {
 }
 
 fn issued(cert: &IssuedCertificate) -> ApiResponse {
-    ApiResponse::json(
+    let mut response = ApiResponse::json(
         200,
         &IssuedBody {
             cert_bundle: &cert.cert_bundle,
             cert_raw: &cert.cert_raw,
             poll_identifier: None,
+            warnings: &cert.warnings,
         },
-    )
+    );
+    response.log = cert.warnings.clone();
+    response
 }
 
 fn pending(p: &Pending) -> ApiResponse {
@@ -323,7 +332,7 @@ pub fn handle(
     transport: &dyn Transport,
 ) -> ApiResponse {
     let allowed = match request.path {
-        "/enroll" | "/poll" | "/revoke" => "POST",
+        "/enroll" | "/poll" | "/revoke" | "/trigger" => "POST",
         "/cacerts" | "/health" => "GET",
         other => return problem(404, "not-found", "Not found", format!("no route {other}")),
     };
@@ -349,6 +358,7 @@ pub fn handle(
                 status: 204,
                 headers: Vec::new(),
                 body: Vec::new(),
+                log: Vec::new(),
             },
             Err(e) => {
                 let document = Problem {
@@ -360,6 +370,12 @@ pub fn handle(
                 };
                 ApiResponse::json_as(e.code, &document, "application/problem+json")
             }
+        };
+    }
+    if request.path == "/trigger" {
+        return match handler::trigger() {
+            Ok(cert) => issued(&cert),
+            Err(e) => handler_problem(&e),
         };
     }
     let config = match config {
@@ -401,6 +417,7 @@ pub fn handle(
                 status: 200,
                 headers: vec![("content-type", "application/pem-certificate-chain".into())],
                 body: pems.concat().into_bytes(),
+                log: Vec::new(),
             },
             Err(e) => handler_problem(&e),
         },
@@ -825,6 +842,43 @@ mod tests {
         let doc = json(&revoke);
         assert_eq!(doc["type"], "urn:ietf:params:acme:error:serverInternal");
         assert_eq!(doc["detail"], "Revocation is not supported.");
+        let trigger = call(&post("/trigger", "{}"), &settings(&[]), &transport);
+        let doc = assert_problem(&trigger, 501, "not-supported");
+        assert_eq!(doc["detail"], "Method not implemented.");
         assert_eq!(too_large().status, 413);
+    }
+
+    #[test]
+    fn missing_names_come_back_as_warnings_for_the_caller_and_the_log() {
+        let ca = Rc::new(TestCa::new("ApiNames"));
+        let ca2 = Rc::clone(&ca);
+        let transport = server(&ca, move |r| {
+            let csr = crate::encoding::decode_base64(&r.body).unwrap();
+            pkcs7_answer(&[&ca2.issue_without_sans(&csr)])
+        });
+        let csr = b64url(&crate::testutil::make_csr_with(
+            "api.example.test",
+            &["api.example.test", "alt.example.test"],
+        ));
+        let response = call(&post("/enroll", csr.clone()), &settings(&[]), &transport);
+        assert_eq!(response.status, 200);
+        let warnings = json(&response)["warnings"].clone();
+        assert!(
+            warnings[0]
+                .as_str()
+                .is_some_and(|w| w.contains("lacks 1 name(s) the CSR asked for: alt.example.test")),
+            "{warnings}"
+        );
+        assert_eq!(response.log, vec![warnings[0].as_str().unwrap().to_owned()]);
+
+        let strict = settings(&[("est_names_check", "error")]);
+        let refused = call(&post("/enroll", csr), &strict, &transport);
+        let doc = assert_problem(&refused, 502, "certificate-mismatch");
+        assert!(
+            doc["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("alt.example.test")),
+            "{doc}"
+        );
     }
 }

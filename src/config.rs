@@ -45,6 +45,33 @@ pub mod keys {
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     /// Explicit opt-in to a plain `http://` `est_host`.
     pub const EST_INSECURE_HTTP: &str = "est_insecure_http";
+    /// What to do when the issued certificate lacks names the CSR asked
+    /// for: `error`, `warn` (the default) or `off`.
+    pub const EST_NAMES_CHECK: &str = "est_names_check";
+}
+
+/// What to do when the issued certificate does not carry every name
+/// (subject CN, DNS and IP subject alternative names) the CSR asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NamesCheck {
+    /// Refuse the certificate with a `certificate-mismatch` error.
+    Error,
+    /// Return the certificate with a warning naming the missing names.
+    #[default]
+    Warn,
+    /// Do not compare names.
+    Off,
+}
+
+impl NamesCheck {
+    fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "error" => Some(Self::Error),
+            "warn" | "warning" => Some(Self::Warn),
+            "off" | "none" => Some(Self::Off),
+            _ => None,
+        }
+    }
 }
 
 /// Where the handler's settings come from.
@@ -180,6 +207,8 @@ pub struct Config {
     pub ca_bundle: CaBundle,
     /// Seconds to wait for the server.
     pub request_timeout_secs: u32,
+    /// Whether the issued certificate's names are compared with the CSR's.
+    pub names_check: NamesCheck,
 }
 
 impl Config {
@@ -210,6 +239,7 @@ impl Config {
         let ca_bundle = read(keys::CA_BUNDLE);
         let timeout = read(keys::REQUEST_TIMEOUT);
         let insecure = read(keys::EST_INSECURE_HTTP);
+        let names_check = read(keys::EST_NAMES_CHECK);
 
         let mut resolve = |direct: Option<String>, var_key: &str, var: Option<String>| {
             direct.or_else(|| {
@@ -329,6 +359,18 @@ impl Config {
             },
         };
 
+        let names_check = match names_check {
+            None => NamesCheck::default(),
+            Some(value) => NamesCheck::parse(&value).unwrap_or_else(|| {
+                problems.push(format!(
+                    "\"{}\" must be error, warn or off, not \"{}\"",
+                    keys::EST_NAMES_CHECK,
+                    sanitize(&value, 40)
+                ));
+                NamesCheck::default()
+            }),
+        };
+
         if !problems.is_empty() {
             return Err(HandlerError::Config(problems.join("; ")));
         }
@@ -352,6 +394,7 @@ impl Config {
             auth,
             ca_bundle,
             request_timeout_secs,
+            names_check,
         })
     }
 
@@ -842,6 +885,28 @@ mod tests {
                 .any(|w| w.contains("not verified"))
         );
         assert_eq!(with(("request_timeout", "5")).request_timeout_secs, 5);
+    }
+
+    #[test]
+    fn names_check_values() {
+        let base = [HOST, ("est_user", "u"), ("est_password", "p")];
+        assert_eq!(load(&base).unwrap().names_check, NamesCheck::Warn);
+        for (value, expected) in [
+            ("error", NamesCheck::Error),
+            ("Warn", NamesCheck::Warn),
+            (" off ", NamesCheck::Off),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push(("est_names_check", value));
+            assert_eq!(load(&pairs).unwrap().names_check, expected, "{value}");
+        }
+        let mut pairs = base.to_vec();
+        pairs.push(("est_names_check", "strict"));
+        let text = load(&pairs).unwrap_err().to_string();
+        assert!(
+            text.contains("\"est_names_check\" must be error, warn or off, not \"strict\""),
+            "{text}"
+        );
     }
 
     #[test]

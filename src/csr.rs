@@ -4,6 +4,7 @@
 
 use crate::encoding::{self, DecodeError};
 use crate::error::HandlerError;
+use crate::names::Names;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use x509_cert::request::CertReq;
@@ -17,6 +18,7 @@ pub const MAX_CSR_TEXT: usize = 64 * 1024;
 pub struct Csr {
     der: Vec<u8>,
     request: CertReq,
+    names: Names,
 }
 
 impl Csr {
@@ -71,7 +73,13 @@ impl Csr {
         if request.signature.raw_bytes().is_empty() {
             return Err(HandlerError::BadCsr("the request is not signed".into()));
         }
-        Ok(Self { der, request })
+        let names = Names::of_request(&request)
+            .map_err(|why| HandlerError::BadCsr(format!("the request's names: {why}")))?;
+        Ok(Self {
+            der,
+            request,
+            names,
+        })
     }
 
     /// The request's DER encoding, as received.
@@ -82,6 +90,11 @@ impl Csr {
     /// The parsed request.
     pub fn request(&self) -> &CertReq {
         &self.request
+    }
+
+    /// The names the request asks for (subject CNs, DNS and IP SANs).
+    pub fn names(&self) -> &Names {
+        &self.names
     }
 
     /// The public key the certificate must certify.

@@ -5,7 +5,7 @@
 //! component; messages need only the common attribute types, and show any
 //! other as its dotted OID.
 
-use der::asn1::{Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+use der::asn1::{Any, Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::name::Name;
 
@@ -48,7 +48,23 @@ fn attribute(atv: &AttributeTypeAndValue) -> String {
         .find(|(dotted, _)| *dotted == oid)
         .map_or(oid.as_str(), |(_, short)| short);
     let value = &atv.value;
-    let text = value
+    match text(value) {
+        Some(text) => format!("{key}={}", escape(&text)),
+        None => format!(
+            "{key}=#{}",
+            value
+                .value()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+    }
+}
+
+/// An attribute value as text, when it is one of the string types names
+/// use (UTF8String, PrintableString, IA5String, TeletexString).
+pub fn text(value: &Any) -> Option<String> {
+    value
         .decode_as::<Utf8StringRef<'_>>()
         .map(|s| s.as_str().to_owned())
         .or_else(|_| {
@@ -65,20 +81,9 @@ fn attribute(atv: &AttributeTypeAndValue) -> String {
             value
                 .decode_as::<TeletexStringRef<'_>>()
                 .map(|s| s.as_str().to_owned())
-        });
-    match text {
-        Ok(text) => format!("{key}={}", escape(&text)),
-        Err(_) => format!(
-            "{key}=#{}",
-            value
-                .value()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ),
-    }
+        })
+        .ok()
 }
-
 /// RFC 4514 §2.4 escaping.
 fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -2,12 +2,13 @@
 //! EST requests out, PKCS#7 back, PEM out.
 
 use crate::chain::issuer_chain;
-use crate::config::Config;
+use crate::config::{Config, NamesCheck};
 use crate::csr::{Csr, same_public_key};
 use crate::encoding;
 use crate::error::{HandlerError, RevocationError};
 use crate::est::{self, Answer, Operation};
 use crate::http::Transport;
+use crate::names::{self, Names};
 use der::Encode;
 use x509_cert::Certificate;
 
@@ -18,6 +19,9 @@ pub struct IssuedCertificate {
     pub cert_bundle: String,
     /// The certificate's DER as base64 on one line.
     pub cert_raw: String,
+    /// Things the operator should know about this certificate (names the
+    /// CSR asked for that it lacks, under `est_names_check = warn`).
+    pub warnings: Vec<String>,
 }
 
 /// A request the CA has not decided yet.
@@ -135,12 +139,49 @@ fn submit(
         Answer::Certificates(certs) => certs,
     };
     let (leaf, extra) = pick_issued(csr, enrolled)?;
+    let warnings = check_names(config.names_check, csr, &leaf).map_err(|e| issued_but(&leaf, e))?;
     let cas = match est::interpret(Operation::CaCerts, cacerts) {
         Ok(Answer::Certificates(cas)) => cas,
         // The certificate exists now; one more try keeps it from being lost.
         _ => fetch_ca_certs(config, transport).map_err(|e| issued_but(&leaf, e))?,
     };
-    bundle(&leaf, &cas, &extra).map(Enrollment::Issued)
+    let mut issued = bundle(&leaf, &cas, &extra)?;
+    issued.warnings = warnings;
+    Ok(Enrollment::Issued(issued))
+}
+
+/// Compares the issued certificate's names with the CSR's: an error under
+/// `est_names_check = error`, a warning under `warn`, nothing under `off`.
+fn check_names(
+    mode: NamesCheck,
+    csr: &Csr,
+    leaf: &Certificate,
+) -> Result<Vec<String>, HandlerError> {
+    if mode == NamesCheck::Off {
+        return Ok(Vec::new());
+    }
+    let issued = Names::of_certificate(leaf).map_err(|why| {
+        HandlerError::MalformedAnswer(format!(
+            "/simpleenroll: the issued certificate's names cannot be read: {why}"
+        ))
+    })?;
+    let missing = csr.names().missing_from(&issued);
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = format!(
+        "the issued certificate lacks {} name(s) the CSR asked for: {}",
+        missing.len(),
+        names::list(&missing)
+    );
+    match mode {
+        NamesCheck::Error => Err(HandlerError::CertificateMismatch(format!(
+            "{text} (est_names_check = error)"
+        ))),
+        _ => Ok(vec![format!(
+            "{text}; returned anyway (est_names_check = warn)"
+        )]),
+    }
 }
 
 fn fetch_ca_certs(
@@ -217,6 +258,7 @@ fn bundle(
     Ok(IssuedCertificate {
         cert_bundle,
         cert_raw: encoding::base64_line(&leaf_der),
+        warnings: Vec::new(),
     })
 }
 
@@ -249,7 +291,8 @@ mod tests {
     use crate::error::HttpFailure;
     use crate::http::{Method, Request, Response, TransportError};
     use crate::testutil::{
-        MapSettings, ScriptedTransport, TestCa, b64, b64url, make_csr, pkcs7_answer, response,
+        MapSettings, ScriptedTransport, TestCa, b64, b64url, make_csr, make_csr_with, pkcs7_answer,
+        response,
     };
     use base64ct::{Base64, Encoding};
     use der::Decode;
@@ -573,6 +616,64 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), "certificate-mismatch", "{err}");
         assert!(err.to_string().contains("CSR's public key"), "{err}");
+    }
+
+    /// A server that issues without the CSR's SANs, as some EST servers do.
+    fn sans_dropping_server(ca: &Rc<TestCa>) -> ScriptedTransport {
+        let ca = Rc::clone(ca);
+        ScriptedTransport::new(move |request| {
+            if is_enroll(request) {
+                pkcs7_answer(&[&ca.issue_without_sans(&enrolled_csr(request))])
+            } else {
+                pkcs7_answer(&[&ca.root_der(), &ca.intermediate_der()])
+            }
+        })
+    }
+
+    fn names_config(mode: &str) -> Config {
+        Config::load(&MapSettings::with(&[
+            (keys::EST_HOST, "https://est.test:8443"),
+            (keys::EST_USER, "estuser"),
+            (keys::EST_PASSWORD, "estpwd-secret"),
+            (keys::EST_NAMES_CHECK, mode),
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn missing_names_are_refused_warned_about_or_ignored_as_configured() {
+        let ca = Rc::new(TestCa::new("Names"));
+        let csr = b64url(&make_csr_with(
+            "shop.example.test",
+            &["shop.example.test", "www.shop.example.test", "192.0.2.10"],
+        ));
+        let lacking = "the issued certificate lacks 2 name(s) the CSR asked for: www.shop.example.test, 192.0.2.10";
+
+        // A server that keeps the SANs: no warning in any mode.
+        for mode in ["error", "warn", "off"] {
+            let cert = issued(enroll(&names_config(mode), &server(&ca), &csr));
+            assert!(cert.warnings.is_empty(), "{mode}: {:?}", cert.warnings);
+        }
+
+        let err = enroll(&names_config("error"), &sans_dropping_server(&ca), &csr).unwrap_err();
+        assert_eq!(err.kind(), "certificate-mismatch", "{err}");
+        let text = err.to_string();
+        assert!(text.contains(lacking), "{text}");
+        assert!(text.contains("est_names_check = error"), "{text}");
+        assert!(text.contains("the CA issued certificate serial"), "{text}");
+
+        // The default is warn.
+        let cert = issued(enroll(&basic_config(), &sans_dropping_server(&ca), &csr));
+        assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
+        assert!(cert.warnings[0].contains(lacking), "{:?}", cert.warnings);
+        assert!(cert.cert_bundle.starts_with("-----BEGIN CERTIFICATE-----"));
+
+        let cert = issued(enroll(
+            &names_config("off"),
+            &sans_dropping_server(&ca),
+            &csr,
+        ));
+        assert!(cert.warnings.is_empty(), "{:?}", cert.warnings);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod error;
 pub mod est;
 pub mod handler;
 pub mod http;
+pub mod names;
 pub mod pkcs7;
 
 #[cfg(target_arch = "wasm32")]

@@ -52,12 +52,28 @@ impl TestCa {
         let params = CertificateSigningRequestParams::from_der(&csr_der.to_vec().into()).unwrap();
         params.signed_by(&self.intermediate).unwrap().der().to_vec()
     }
+
+    /// Issues a certificate for the CSR's key and subject, leaving out its
+    /// subject alternative names (as some EST servers do).
+    pub fn issue_without_sans(&self, csr_der: &[u8]) -> Vec<u8> {
+        let mut params =
+            CertificateSigningRequestParams::from_der(&csr_der.to_vec().into()).unwrap();
+        params.params.subject_alt_names.clear();
+        params.signed_by(&self.intermediate).unwrap().der().to_vec()
+    }
 }
 
 /// A fresh key and a DER CSR for `cn` with one DNS name.
 pub fn make_csr(cn: &str) -> Vec<u8> {
+    make_csr_with(cn, &[cn])
+}
+
+/// A fresh key and a DER CSR for `cn` with `sans` (IP literals become IP
+/// names, the rest DNS names).
+pub fn make_csr_with(cn: &str, sans: &[&str]) -> Vec<u8> {
     let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec![cn.to_owned()]).unwrap();
+    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+    let mut params = CertificateParams::new(sans).unwrap();
     params.distinguished_name.push(DnType::CommonName, cn);
     params.serialize_request(&key).unwrap().der().to_vec()
 }

@@ -14,6 +14,9 @@ use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY};
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let response = serve(&request);
+        for line in &response.log {
+            eprintln!("est-ca-handler: warning: {line}");
+        }
         drop(request);
         respond(response_out, &response);
     }

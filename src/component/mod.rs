@@ -151,10 +151,15 @@ impl From<HandlerError> for wit::HandlerError {
 }
 
 impl From<IssuedCertificate> for wit::Certificate {
+    /// Also writes the certificate's warnings to stderr, where hosts log them.
     fn from(c: IssuedCertificate) -> Self {
+        for warning in &c.warnings {
+            eprintln!("est-ca-handler: warning: {warning}");
+        }
         Self {
             cert_bundle: c.cert_bundle,
             cert_raw: c.cert_raw,
+            warnings: c.warnings,
         }
     }
 }

@@ -222,9 +222,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Enroll { csr, out, json, .. } => {
             match host.enroll(&settings, &read_csr(&csr)?).await? {
-                Ok(Enrollment::Issued(cert)) => {
-                    issued(&cert.cert_bundle, &cert.cert_raw, &out, json)
-                }
+                Ok(Enrollment::Issued(cert)) => issued(&cert, &out, json),
                 Ok(Enrollment::Pending(p)) => Ok(pending(&p, json)),
                 Err(e) => Ok(fail(&e)),
             }
@@ -241,9 +239,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .poll(&settings, &cert_name, &poll_identifier, &read_csr(&csr)?)
                 .await?
             {
-                Ok(PollResult::Issued(cert)) => {
-                    issued(&cert.cert_bundle, &cert.cert_raw, &out, json)
-                }
+                Ok(PollResult::Issued(cert)) => issued(&cert, &out, json),
                 Ok(PollResult::Pending(p)) => Ok(pending(&p, json)),
                 Ok(PollResult::Rejected(reason)) => {
                     eprintln!("error: the CA rejected the request: {reason}");
@@ -345,10 +341,15 @@ fn read_csr(path: &Path) -> Result<String> {
     Ok(base64ct::Base64UrlUnpadded::encode_string(&bytes))
 }
 
-fn issued(bundle: &str, raw: &str, out: &Path, json: bool) -> Result<ExitCode> {
+/// Prints an issued certificate (its warnings are logged by the host from
+/// the component's stderr, and included in the JSON).
+fn issued(cert: &est_ca_host::Certificate, out: &Path, json: bool) -> Result<ExitCode> {
+    let bundle = &cert.cert_bundle;
     if json {
-        let value =
-            serde_json::json!({ "cert_bundle": bundle, "cert_raw": raw, "poll_identifier": null });
+        let value = serde_json::json!({
+            "cert_bundle": bundle, "cert_raw": cert.cert_raw, "poll_identifier": null,
+            "warnings": cert.warnings,
+        });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -624,6 +624,57 @@ async fn every_fault_knob_gives_its_typed_error() {
     }
 }
 
+/// A CSR with a CN and two more names, as ACME orders them.
+fn csr_with_sans() -> String {
+    let key = KeyType::EcdsaP256.generate().unwrap();
+    let names = ["names.example.test", "www.names.example.test", "192.0.2.44"];
+    let mut params = CertificateParams::new(names.map(String::from).to_vec()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "names.example.test");
+    Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_missing_requested_names_is_warned_about_or_refused() {
+    let lab = Lab::start(ServerConfig {
+        faults: Faults {
+            drop_sans: true,
+            ..Faults::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let lacking = "lacks 2 name(s) the CSR asked for: www.names.example.test, 192.0.2.44";
+    let enroll_with = async |extra: &[(&str, &str)]| {
+        host()
+            .enroll(&lab.settings(extra), &csr_with_sans())
+            .await
+            .unwrap()
+    };
+
+    // Default (warn): the certificate comes back, with the warning.
+    let cert = issued(enroll_with(&[]).await);
+    assert_eq!(pem_certificates(&cert.cert_bundle).unwrap().len(), 3);
+    assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
+    assert!(cert.warnings[0].contains(lacking), "{:?}", cert.warnings);
+
+    let err = error(enroll_with(&[("est_names_check", "error")]).await);
+    let HandlerError::CertificateMismatch(text) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(text.contains(lacking), "{text}");
+    assert!(text.contains("serial"), "{text}");
+
+    let cert = issued(enroll_with(&[("est_names_check", "off")]).await);
+    assert!(cert.warnings.is_empty(), "{:?}", cert.warnings);
+
+    // A server that keeps the SANs satisfies even the strict mode.
+    lab.server.set_faults(Faults::default());
+    let cert = issued(enroll_with(&[("est_names_check", "error")]).await);
+    assert!(cert.warnings.is_empty(), "{:?}", cert.warnings);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn cacerts_order_and_extra_certificates_do_not_disturb_the_chain() {
     for order in [
