@@ -1,0 +1,388 @@
+//! acme2certifier end to end: certbot → acme2certifier (PyPI, under
+//! waitress) → `integrations/acme2certifier/est_component_ca_handler.py` →
+//! the host's `serve` → the release component → the local EST server, all
+//! on 127.0.0.1. Also runs the module's own Python tests against live APIs.
+//!
+//! The Python packages (pinned in the module's `requirements-test.txt`) go
+//! into a virtualenv under cargo's target directory, made on first use.
+
+use der::Decode;
+use est_ca_handler::names::Names;
+use est_ca_host::{Host, Settings};
+use est_server::{EstServer, Faults, ServerConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+const TOKEN: &str = "a2c-Api-Token-4f1c";
+const PASSWORD: &str = "a2c-Est-Passw0rd";
+const REJECT_TEXT: &str = "policy says no: example.test is not ours";
+
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::embedded().unwrap())
+}
+
+fn project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn module_dir() -> PathBuf {
+    project().join("integrations/acme2certifier")
+}
+
+/// The virtualenv with acme2certifier, waitress and certbot, made once.
+async fn venv() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("a2c-venv");
+    let python = venv.join("bin/python");
+    let requirements = module_dir().join("requirements-test.txt");
+    let stamp = venv.join("requirements.installed");
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return venv;
+    }
+    run(
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        120,
+    )
+    .await;
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+        900,
+    )
+    .await;
+    std::fs::write(&stamp, wanted).unwrap();
+    venv
+}
+
+/// Runs `command` to completion within `secs`, and fails the test on a
+/// non-zero exit, showing its output.
+async fn run(command: &mut Command, secs: u64) -> String {
+    let (ok, output) = output(command, secs).await;
+    assert!(ok, "{command:?} failed:\n{output}");
+    output
+}
+
+/// Runs `command` within `secs`: (success, stdout + stderr).
+async fn output(command: &mut Command, secs: u64) -> (bool, String) {
+    command.kill_on_drop(true).stdin(Stdio::null());
+    let result = tokio::time::timeout(Duration::from_secs(secs), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{command:?} did not finish in {secs} s"))
+        .unwrap_or_else(|e| panic!("{command:?} could not start: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    (result.status.success(), text)
+}
+
+/// A local EST server and the host's `serve` in front of the component.
+struct Api {
+    est: EstServer,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Api {
+    async fn start(faults: Faults, dir: &Path) -> Self {
+        let est = EstServer::start(ServerConfig {
+            password: PASSWORD.into(),
+            faults,
+            ..ServerConfig::default()
+        })
+        .await
+        .unwrap();
+        let anchor = dir.join(format!("est-root-{}.pem", est.https_addr().port()));
+        std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
+        let settings = Arc::new(
+            Settings::from_pairs([
+                ("est_host", est.https_url()),
+                ("est_user", "estuser".to_owned()),
+                ("est_password", PASSWORD.to_owned()),
+                ("ca_bundle", anchor.display().to_string()),
+                ("api_token", TOKEN.to_owned()),
+            ])
+            .unwrap(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            host()
+                .serve(settings, listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self {
+            est,
+            url,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 (bound, then released for a child process).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The status of `GET path` on `addr`, or `None` when nothing answers.
+async fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.ok()?;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// acme2certifier under waitress, with the module pointed at `api_url`.
+struct Acme {
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl Acme {
+    async fn start(venv: &Path, dir: &Path, name: &str, api_url: &str) -> Self {
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("acme_srv.cfg");
+        std::fs::write(
+            &config,
+            format!(
+                "[DEFAULT]\ndebug: True\n\n\
+                 [Nonce]\nnonce_check_disable: False\n\n\
+                 [Account]\ncontact_check_disable: True\n\n\
+                 [Challenge]\nchallenge_validation_disable: True\n\n\
+                 [Order]\ntnauthlist_support: False\n\n\
+                 [Certificate]\nenrollment_timeout: 20\n\n\
+                 [DBhandler]\nhandler: wsgi\ndbfile: {db}\n\n\
+                 [CAhandler]\nhandler_module: {module}\napi_url: {api_url}\n\
+                 api_token: {TOKEN}\nrequest_timeout: 30\nca_error_details_forward: True\n",
+                db = dir.join("acme.sqlite").display(),
+                module = module_dir().join("est_component_ca_handler.py").display(),
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("waitress.log")).unwrap();
+        let child = Command::new(venv.join("bin/waitress-serve"))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg("acme2certifier.share.acme2certifier_wsgi:application")
+            .env("ACME_SRV_CONFIGFILE", &config)
+            .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("waitress-serve starts");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while get_status(addr, "/directory").await.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "acme2certifier did not start in 60 s:\n{}",
+                std::fs::read_to_string(dir.join("waitress.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Self { addr, child }
+    }
+
+    fn directory(&self) -> String {
+        format!("http://{}/directory", self.addr)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// certbot with `--csr`, its files under `dir`: (success, output).
+async fn certbot(venv: &Path, dir: &Path, directory: &str, csr: &Path) -> (bool, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut command = Command::new(venv.join("bin/certbot"));
+    command
+        .args(["certonly", "--non-interactive", "--agree-tos"])
+        .args(["--register-unsafely-without-email", "--manual"])
+        .args([
+            "--preferred-challenges",
+            "http",
+            "--manual-auth-hook",
+            "/bin/true",
+        ])
+        .arg("--server")
+        .arg(directory)
+        .arg("--csr")
+        .arg(csr)
+        .arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .arg("--logs-dir")
+        .arg(dir.join("logs"))
+        .arg("--cert-path")
+        .arg(dir.join("cert.pem"))
+        .arg("--chain-path")
+        .arg(dir.join("chain.pem"))
+        .arg("--fullchain-path")
+        .arg(dir.join("fullchain.pem"));
+    output(&mut command, 180).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certbot_through_acme2certifier_and_the_component() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("a2c-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let venv = venv().await;
+
+    let ok = Api::start(Faults::default(), &dir).await;
+    let pending = Api::start(
+        Faults {
+            pending_times: 1,
+            retry_after: Some("1".into()),
+            ..Faults::default()
+        },
+        &dir,
+    )
+    .await;
+    let reject = Api::start(
+        Faults {
+            status: Some((400, REJECT_TEXT.into())),
+            ..Faults::default()
+        },
+        &dir,
+    )
+    .await;
+    let names = Api::start(
+        Faults {
+            drop_sans: true,
+            ..Faults::default()
+        },
+        &dir,
+    )
+    .await;
+    let down = format!("http://127.0.0.1:{}", free_port());
+
+    // The module's own tests, against the live APIs.
+    let python_tests = run(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "unittest", "-v", "test_est_component_ca_handler"])
+            .current_dir(module_dir())
+            .env("ESTC_API_OK", &ok.url)
+            .env("ESTC_API_PENDING", &pending.url)
+            .env("ESTC_API_REJECT", &reject.url)
+            .env("ESTC_API_NAMES", &names.url)
+            .env("ESTC_API_DOWN", &down)
+            .env("ESTC_API_TOKEN", TOKEN)
+            .env("ESTC_REJECT_TEXT", REJECT_TEXT)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        300,
+    )
+    .await;
+    assert!(python_tests.contains("OK"), "{python_tests}");
+    println!("{python_tests}");
+
+    // certbot, for a CSR with a CN and two SANs.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let requested = [
+        "certbot.example.test",
+        "www.certbot.example.test",
+        "api.certbot.example.test",
+    ];
+    let mut params = rcgen::CertificateParams::new(requested.map(String::from).to_vec()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, requested[0]);
+    let csr = params.serialize_request(&key).unwrap();
+    let csr_path = dir.join("certbot.csr.pem");
+    std::fs::write(&csr_path, csr.pem().unwrap()).unwrap();
+
+    let acme = Acme::start(&venv, &dir, "acme-ok", &ok.url).await;
+    let (success, text) =
+        certbot(&venv, &dir.join("certbot-ok"), &acme.directory(), &csr_path).await;
+    assert!(success, "certbot failed:\n{text}");
+    println!("certbot:\n{text}");
+    let fullchain = std::fs::read_to_string(dir.join("certbot-ok/fullchain.pem")).unwrap();
+    est_ca_host::report::verify_chain(&fullchain, &ok.est.trust_anchor_pem())
+        .expect("the chain verifies up to the local EST CA");
+    let certs = est_ca_host::report::pem_certificates(&fullchain).unwrap();
+    assert_eq!(certs.len(), 3, "leaf, issuing CA, root");
+    let leaf = x509_cert::Certificate::from_der(&certs[0]).unwrap();
+    let request = x509_cert::request::CertReq::from_der(csr.der()).unwrap();
+    assert_eq!(
+        leaf.tbs_certificate().subject_public_key_info(),
+        &request.info.public_key,
+        "the leaf certifies the CSR's key"
+    );
+    assert_eq!(
+        Names::of_certificate(&leaf).unwrap(),
+        Names::of_request(&request).unwrap(),
+        "the leaf carries exactly the requested names"
+    );
+    let issued = ok
+        .est
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/simpleenroll"))
+        .count();
+    assert!(issued >= 1, "the EST server issued it");
+    acme.stop().await;
+
+    // The EST server refuses: certbot shows its words, not a generic failure.
+    let acme = Acme::start(&venv, &dir, "acme-reject", &reject.url).await;
+    let (success, text) = certbot(
+        &venv,
+        &dir.join("certbot-reject"),
+        &acme.directory(),
+        &csr_path,
+    )
+    .await;
+    assert!(!success, "certbot should fail:\n{text}");
+    assert!(
+        text.contains(REJECT_TEXT),
+        "certbot's output lacks the EST server's detail:\n{text}"
+    );
+    println!("certbot against the refusing EST server:\n{text}");
+    acme.stop().await;
+
+    // The component's API is down: handler_check fails, the directory says 403.
+    let acme = Acme::start(&venv, &dir, "acme-down", &down).await;
+    assert_eq!(get_status(acme.addr, "/directory").await, Some(403));
+    acme.stop().await;
+
+    drop((ok, pending, reject, names));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+"""acme2certifier CA handler that delegates to the est-ca-handler component.
+
+The EST work (CSR checks, the EST exchanges, PKCS#7 decoding, chain
+building, name checks) runs in the sandboxed est-ca-handler WebAssembly
+component, served over HTTP by Spin, ``wasmtime serve`` or
+``ca-handler serve``. This module only forwards acme2certifier's calls to
+that HTTP API and maps the answers onto acme2certifier's return tuples.
+
+Keys under ``[CAhandler]``::
+
+    handler_module: /path/to/est_component_ca_handler.py
+    api_url: https://ca-handler.internal:8443    # where the API is served
+    api_token: ...              # or api_token_variable: NAME_OF_ENV_VARIABLE
+    api_ca_bundle: /etc/ssl/api-ca.pem           # True (system), False, or a file
+    request_timeout: 30                          # seconds per API call
+
+Errors are returned as values, never raised, as acme2certifier expects.
+"""
+
+import json
+import os
+from typing import Dict, List, Optional, Tuple, Union
+
+import requests
+
+from acme2certifier.acme_srv.helper import load_config
+
+SERVER_INTERNAL = "urn:ietf:params:acme:error:serverInternal"
+DEFAULT_TIMEOUT = 30
+# The component answers within its own request_timeout (at most 3600 s).
+MAX_TIMEOUT = 3700
+
+
+def _as_bool(value: str) -> Optional[bool]:
+    """configparser's booleans."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "yes", "true", "on"):
+        return True
+    if lowered in ("0", "no", "false", "off"):
+        return False
+    return None
+
+
+class Settings(object):
+    """The handler's validated [CAhandler] settings."""
+
+    def __init__(self, section: Dict[str, str], environ: Dict[str, str]):
+        self.problems: List[str] = []
+        self.api_url = (section.get("api_url") or "").strip().rstrip("/")
+        if not self.api_url:
+            self.problems.append('"api_url" parameter is missing')
+        elif not self.api_url.startswith(("https://", "http://")):
+            self.problems.append('"api_url" must be an http:// or https:// URL')
+
+        token = (section.get("api_token") or "").strip()
+        variable = (section.get("api_token_variable") or "").strip()
+        if not token and variable:
+            token = (environ.get(variable) or "").strip()
+            if not token:
+                self.problems.append(
+                    '"api_token_variable" names the environment variable "%s", which is not set'
+                    % variable
+                )
+        self.api_token = token
+
+        bundle = (section.get("api_ca_bundle") or "").strip()
+        flag = _as_bool(bundle) if bundle else True
+        if flag is None:
+            if not os.path.isfile(bundle):
+                self.problems.append('"api_ca_bundle" file %s does not exist' % bundle)
+            self.verify: Union[bool, str] = bundle
+        else:
+            self.verify = flag
+
+        timeout = (section.get("request_timeout") or "").strip()
+        self.timeout = DEFAULT_TIMEOUT
+        if timeout:
+            try:
+                self.timeout = int(timeout)
+                if not 1 <= self.timeout <= MAX_TIMEOUT:
+                    raise ValueError(timeout)
+            except ValueError:
+                self.problems.append(
+                    '"request_timeout" must be a whole number of seconds from 1 to %d'
+                    % MAX_TIMEOUT
+                )
+                self.timeout = DEFAULT_TIMEOUT
+
+    def error(self) -> Optional[str]:
+        """All configuration problems in one text, or None."""
+        if not self.problems:
+            return None
+        return "est-ca-handler component: configuration error: " + "; ".join(
+            self.problems
+        )
+
+
+class Answer(object):
+    """One API answer: status, JSON document (or None), and an error text
+    for answers that are not successes."""
+
+    def __init__(self, status: int, document: Optional[dict], error: Optional[str]):
+        self.status = status
+        self.document = document or {}
+        self.error = error
+
+    @property
+    def problem_type(self) -> str:
+        """The problem document's type, or ''."""
+        return str(self.document.get("type") or "")
+
+
+def _problem_text(status: int, document: dict) -> str:
+    """A problem document as one line: the title, the EST server's status
+    when the problem is its answer, and the detail."""
+    title = document.get("title") or "HTTP %d" % status
+    est_status = document.get("est_status")
+    detail = document.get("detail") or ""
+    text = "est-ca-handler: %s" % title
+    if est_status:
+        text += " (EST server answered HTTP %s)" % est_status
+    if detail:
+        text += ": %s" % detail
+    return text
+
+
+class CAhandler(object):
+    """acme2certifier CA handler forwarding to the est-ca-handler HTTP API."""
+
+    def __init__(self, _debug: bool = False, logger: object = None):
+        self.logger = logger
+        self.settings: Optional[Settings] = None
+        self.session: Optional[requests.Session] = None
+
+    def __enter__(self):
+        if self.settings is None:
+            self._config_load()
+        return self
+
+    def __exit__(self, *args):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def _config_load(self):
+        """Reads [CAhandler] from acme2certifier's configuration."""
+        config = load_config(self.logger, "CAhandler")
+        section = dict(config["CAhandler"]) if "CAhandler" in config else {}
+        self.settings = Settings(section, dict(os.environ))
+        if self.settings.error():
+            self.logger.error("CAhandler._config_load(): %s", self.settings.error())
+        self.session = requests.Session()
+
+    def _call(self, method: str, path: str, payload: Optional[dict] = None) -> Answer:
+        """One API call. Transport failures and unreadable answers become
+        an Answer with status 0 and an error text; nothing is raised."""
+        settings = self.settings
+        if settings is None or settings.error():
+            return Answer(0, None, settings.error() if settings else "not configured")
+        headers = {"Accept": "application/json"}
+        if settings.api_token:
+            headers["Authorization"] = "Bearer " + settings.api_token
+        url = settings.api_url + path
+        try:
+            response = (self.session or requests).request(
+                method,
+                url,
+                json=payload,
+                headers=headers,
+                verify=settings.verify,
+                timeout=settings.timeout,
+            )
+        except requests.exceptions.RequestException as err:
+            # The exception text names the URL, never the token.
+            return Answer(
+                0,
+                None,
+                "est-ca-handler: the component API at %s could not be reached: %s"
+                % (settings.api_url, err.__class__.__name__ + ": " + str(err)),
+            )
+        try:
+            document = response.json() if response.content else {}
+            if not isinstance(document, dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            return Answer(
+                response.status_code,
+                None,
+                "est-ca-handler: the component API answered HTTP %d with a body that is not JSON"
+                % response.status_code,
+            )
+        if response.status_code in (200, 202, 204):
+            return Answer(response.status_code, document, None)
+        return Answer(
+            response.status_code, document, _problem_text(response.status_code, document)
+        )
+
+    def _issued(self, answer: Answer) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+        """(error, cert_bundle, cert_raw) of a 200 answer; its warnings
+        are logged."""
+        for warning in answer.document.get("warnings") or []:
+            self.logger.warning("est-ca-handler: %s", warning)
+        bundle = answer.document.get("cert_bundle")
+        raw = answer.document.get("cert_raw")
+        if not bundle or not raw:
+            return ("est-ca-handler: the component API's answer has no certificate", None, None)
+        return (None, bundle, raw)
+
+    def enroll(self, csr: str) -> Tuple[Optional[str], Optional[str], Optional[str], Optional[str]]:
+        """Enrolls the CSR: (error, cert_bundle, cert_raw, poll_identifier)."""
+        self.logger.debug("CAhandler.enroll()")
+        answer = self._call("POST", "/enroll", {"csr": csr})
+        if answer.status == 202:
+            identifier = answer.document.get("poll_identifier")
+            self.logger.info(
+                "CAhandler.enroll(): pending at the CA, retry after %s s",
+                answer.document.get("retry_after"),
+            )
+            if identifier:
+                return (None, None, None, identifier)
+            return ("est-ca-handler: pending answer without a poll identifier", None, None, None)
+        if answer.status == 200:
+            error, bundle, raw = self._issued(answer)
+            return (error, bundle, raw, None)
+        self.logger.error("CAhandler.enroll(): %s", answer.error)
+        return (answer.error, None, None, None)
+
+    def poll(
+        self, cert_name: str, poll_identifier: str, csr: str
+    ) -> Tuple[Optional[str], Optional[str], Optional[str], Optional[str], bool]:
+        """Asks again for a pending certificate:
+        (error, cert_bundle, cert_raw, poll_identifier, rejected)."""
+        self.logger.debug("CAhandler.poll(%s)", cert_name)
+        answer = self._call(
+            "POST", "/poll", {"poll_identifier": poll_identifier, "csr": csr}
+        )
+        if answer.status == 200:
+            error, bundle, raw = self._issued(answer)
+            return (error, bundle, raw, poll_identifier, False)
+        if answer.status == 202:
+            return (None, None, None, poll_identifier, False)
+        if answer.status == 403 and answer.problem_type.endswith(":rejected"):
+            self.logger.error("CAhandler.poll(): %s", answer.error)
+            return (answer.error, None, None, poll_identifier, True)
+        self.logger.error("CAhandler.poll(): %s", answer.error)
+        return (answer.error, None, None, poll_identifier, False)
+
+    def revoke(self, cert: str, rev_reason: str = "", rev_date: str = "") -> Tuple[int, str, str]:
+        """Revocation: (code, message, detail) as the component answers."""
+        self.logger.debug("CAhandler.revoke()")
+        answer = self._call(
+            "POST", "/revoke", {"cert": cert, "reason": rev_reason, "date": rev_date}
+        )
+        if answer.status in (200, 204):
+            return (200, None, None)
+        if answer.status and answer.document.get("type"):
+            return (
+                int(answer.document.get("status") or answer.status),
+                str(answer.document["type"]),
+                str(answer.document.get("detail") or ""),
+            )
+        return (500, SERVER_INTERNAL, answer.error or "unknown error")
+
+    def trigger(self, payload: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+        """Triggers: (error, cert_bundle, cert_raw)."""
+        self.logger.debug("CAhandler.trigger()")
+        answer = self._call("POST", "/trigger", {"payload": payload})
+        if answer.status == 200:
+            return self._issued(answer)
+        return (answer.error, None, None)
+
+    def handler_check(self) -> Optional[str]:
+        """None when the component API is up and configured; else why not."""
+        self.logger.debug("CAhandler.handler_check()")
+        answer = self._call("GET", "/health")
+        if answer.status == 200:
+            for warning in answer.document.get("warnings") or []:
+                self.logger.warning("est-ca-handler: %s", warning)
+            return None
+        return answer.error

@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+"""Tests of est_component_ca_handler against live component APIs.
+
+Run by crates/host/tests/acme2certifier.rs, which starts the local EST
+servers and the host's `serve` in front of the real component, and passes
+their addresses in the environment:
+
+    ESTC_API_OK       a correct EST server
+    ESTC_API_PENDING  answers each CSR's first enrollment with 202
+    ESTC_API_REJECT   refuses enrollments with 400 and a reason
+    ESTC_API_NAMES    leaves the CSR's SANs out of certificates
+    ESTC_API_DOWN     a closed port
+    ESTC_API_TOKEN    the APIs' bearer token
+    ESTC_REJECT_TEXT  the reject server's reason
+"""
+
+import base64
+import logging
+import os
+import sys
+import tempfile
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import est_component_ca_handler as module  # noqa: E402
+
+TOKEN = os.environ.get("ESTC_API_TOKEN", "")
+
+
+def make_csr(cn, sans):
+    """A CSR (base64url DER without padding, as acme2certifier passes it)
+    and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    )
+    builder = builder.add_extension(
+        x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False
+    )
+    csr = builder.sign(key, hashes.SHA256())
+    der = csr.public_bytes(serialization.Encoding.DER)
+    return base64.urlsafe_b64encode(der).decode().rstrip("="), key
+
+
+class ListHandler(logging.Handler):
+    """Keeps log records for assertions."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def text(self, level):
+        return "\n".join(
+            r.getMessage() for r in self.records if r.levelno == level
+        )
+
+
+class HandlerTest(unittest.TestCase):
+    """Each test writes an acme_srv.cfg and opens the handler on it."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.log = ListHandler()
+        self.logger = logging.getLogger("estc-test-%s" % self.id())
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self.log)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def handler(self, api_env="ESTC_API_OK", **keys):
+        lines = ["[CAhandler]"]
+        values = {"api_url": os.environ[api_env], "api_token": TOKEN}
+        values.update(keys)
+        for key, value in values.items():
+            if value is not None:
+                lines.append("%s: %s" % (key, value))
+        path = os.path.join(self.dir.name, "acme_srv.cfg")
+        with open(path, "w", encoding="utf-8") as cfg:
+            cfg.write("\n".join(lines) + "\n")
+        os.environ["ACME_SRV_CONFIGFILE"] = path
+        try:
+            from acme2certifier.acme_srv.helpers.config import load_config_cache_clear
+
+            load_config_cache_clear()
+        except ImportError:
+            pass
+        return module.CAhandler(False, self.logger)
+
+    def test_enroll_returns_bundle_and_raw_as_acme2certifier_expects(self):
+        csr, key = make_csr("py.example.test", ["py.example.test", "www.py.example.test"])
+        with self.handler() as ca:
+            self.assertIsNone(ca.handler_check())
+            error, bundle, raw, poll_identifier = ca.enroll(csr)
+        self.assertIsNone(error)
+        self.assertIsNone(poll_identifier)
+        certs = x509.load_pem_x509_certificates(bundle.encode())
+        self.assertEqual(len(certs), 3)
+        self.assertNotIn("\n", raw)
+        self.assertEqual(
+            base64.b64decode(raw), certs[0].public_bytes(serialization.Encoding.DER)
+        )
+        self.assertEqual(
+            certs[0].public_key().public_numbers(), key.public_key().public_numbers()
+        )
+        self.assertEqual(certs[0].issuer, certs[1].subject)
+
+    def test_pending_then_issued_through_poll(self):
+        csr, _ = make_csr("pending.example.test", ["pending.example.test"])
+        with self.handler("ESTC_API_PENDING") as ca:
+            error, bundle, raw, poll_identifier = ca.enroll(csr)
+            self.assertEqual((error, bundle, raw), (None, None, None))
+            self.assertTrue(poll_identifier.startswith("sha256:"), poll_identifier)
+            error, bundle, raw, kept, rejected = ca.poll("cert-1", poll_identifier, csr)
+        self.assertIsNone(error)
+        self.assertFalse(rejected)
+        self.assertEqual(kept, poll_identifier)
+        self.assertIn("-----BEGIN CERTIFICATE-----", bundle)
+        self.assertTrue(raw)
+
+    def test_rejection_keeps_the_est_servers_words(self):
+        csr, _ = make_csr("rejected.example.test", ["rejected.example.test"])
+        reason = os.environ["ESTC_REJECT_TEXT"]
+        with self.handler("ESTC_API_REJECT") as ca:
+            error, bundle, raw, poll_identifier = ca.enroll(csr)
+            self.assertIsNone(bundle)
+            self.assertIsNone(raw)
+            self.assertIsNone(poll_identifier)
+            self.assertIn(reason, error)
+            self.assertIn("HTTP 400", error)
+            identifier = "sha256:" + "0" * 64
+            error, bundle, raw, kept, rejected = ca.poll("cert-2", identifier, csr)
+        # The identifier belongs to another CSR: refused before asking the CA.
+        self.assertFalse(rejected)
+        self.assertIn("does not belong to this CSR", error)
+
+    def test_a_rejected_poll_says_rejected(self):
+        csr, _ = make_csr("rejected2.example.test", ["rejected2.example.test"])
+        with self.handler("ESTC_API_PENDING") as ca:
+            _, _, _, identifier = ca.enroll(csr)
+        with self.handler("ESTC_API_REJECT") as ca:
+            error, bundle, raw, kept, rejected = ca.poll("cert-3", identifier, csr)
+        self.assertTrue(rejected)
+        self.assertEqual((bundle, raw, kept), (None, None, identifier))
+        self.assertIn(os.environ["ESTC_REJECT_TEXT"], error)
+
+    def test_missing_names_are_logged_as_warnings(self):
+        csr, _ = make_csr("names.example.test", ["names.example.test", "alt.example.test"])
+        with self.handler("ESTC_API_NAMES") as ca:
+            error, bundle, _, _ = ca.enroll(csr)
+        self.assertIsNone(error)
+        self.assertTrue(bundle)
+        self.assertIn("alt.example.test", self.log.text(logging.WARNING))
+        with self.handler("ESTC_API_NAMES") as ca:
+            # The component's own est_names_check is warn; the check itself
+            # is tested in the component. Here: a refusal's words arrive.
+            error, _, _, _ = ca.enroll("not a csr")
+        self.assertIn("Bad CSR", error)
+
+    def test_revoke_and_trigger_map_the_components_answers(self):
+        with self.handler() as ca:
+            code, message, detail = ca.revoke("MIIB", "unspecified", "2026-11-28")
+            self.assertEqual(
+                (code, message, detail),
+                (500, "urn:ietf:params:acme:error:serverInternal", "Revocation is not supported."),
+            )
+            error, bundle, raw = ca.trigger("payload")
+        self.assertEqual((bundle, raw), (None, None))
+        self.assertIn("Method not implemented.", error)
+
+    def test_a_wrong_token_is_a_clear_error_and_never_echoed(self):
+        csr, _ = make_csr("token.example.test", ["token.example.test"])
+        with self.handler(api_token="wrong-Token-value") as ca:
+            error, bundle, _, _ = ca.enroll(csr)
+        self.assertIsNone(bundle)
+        self.assertIn("bearer token is wrong", error)
+        everything = error + self.log.text(logging.ERROR) + self.log.text(logging.DEBUG)
+        self.assertNotIn("wrong-Token-value", everything)
+        self.assertNotIn(TOKEN, everything)
+
+    def test_token_from_an_environment_variable(self):
+        os.environ["ESTC_TEST_TOKEN_VAR"] = TOKEN
+        csr, _ = make_csr("var.example.test", ["var.example.test"])
+        with self.handler(api_token=None, api_token_variable="ESTC_TEST_TOKEN_VAR") as ca:
+            error, bundle, _, _ = ca.enroll(csr)
+        self.assertIsNone(error)
+        self.assertTrue(bundle)
+        with self.handler(api_token=None, api_token_variable="ESTC_TEST_UNSET_VAR") as ca:
+            self.assertIn("ESTC_TEST_UNSET_VAR", ca.handler_check())
+            error, _, _, _ = ca.enroll(csr)
+        self.assertIn("which is not set", error)
+
+    def test_api_down_fails_handler_check_and_enroll_without_raising(self):
+        csr, _ = make_csr("down.example.test", ["down.example.test"])
+        with self.handler("ESTC_API_DOWN", request_timeout="5") as ca:
+            check = ca.handler_check()
+            error, bundle, raw, poll_identifier = ca.enroll(csr)
+            code, message, _ = ca.revoke("MIIB")
+        self.assertIn("could not be reached", check)
+        self.assertIn("could not be reached", error)
+        self.assertEqual((bundle, raw, poll_identifier), (None, None, None))
+        self.assertEqual((code, message), (500, "urn:ietf:params:acme:error:serverInternal"))
+
+    def test_bad_settings_are_all_reported(self):
+        with self.handler(api_url="ftp://x", request_timeout="soon", api_ca_bundle="/nonexistent.pem") as ca:
+            check = ca.handler_check()
+        self.assertIn('"api_url" must be an http:// or https:// URL', check)
+        self.assertIn('"request_timeout" must be a whole number', check)
+        self.assertIn('"api_ca_bundle" file /nonexistent.pem does not exist', check)
+
+
+if __name__ == "__main__":
+    unittest.main()
