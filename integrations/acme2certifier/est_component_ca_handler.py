@@ -18,9 +18,9 @@ Keys under ``[CAhandler]``::
 Errors are returned as values, never raised, as acme2certifier expects.
 """
 
-import json
+import functools
 import os
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import requests
 
@@ -40,6 +40,30 @@ def _as_bool(value: str) -> Optional[bool]:
     if lowered in ("0", "no", "false", "off"):
         return False
     return None
+
+
+def _never_raises(failure: Callable[[str], tuple]):
+    """Turns an unexpected exception into acme2certifier's error tuple
+    (built by ``failure`` from the text), as CA handlers must not raise."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as err:  # pylint: disable=broad-except
+                text = "est-ca-handler: unexpected %s in %s: %s" % (
+                    err.__class__.__name__,
+                    method.__name__,
+                    err,
+                )
+                if self.logger:
+                    self.logger.error(text)
+                return failure(text)
+
+        return guarded
+
+    return wrap
 
 
 class Settings(object):
@@ -199,7 +223,8 @@ class CAhandler(object):
     def _issued(self, answer: Answer) -> Tuple[Optional[str], Optional[str], Optional[str]]:
         """(error, cert_bundle, cert_raw) of a 200 answer; its warnings
         are logged."""
-        for warning in answer.document.get("warnings") or []:
+        warnings = answer.document.get("warnings")
+        for warning in warnings if isinstance(warnings, list) else []:
             self.logger.warning("est-ca-handler: %s", warning)
         bundle = answer.document.get("cert_bundle")
         raw = answer.document.get("cert_raw")
@@ -207,6 +232,7 @@ class CAhandler(object):
             return ("est-ca-handler: the component API's answer has no certificate", None, None)
         return (None, bundle, raw)
 
+    @_never_raises(lambda text: (text, None, None, None))
     def enroll(self, csr: str) -> Tuple[Optional[str], Optional[str], Optional[str], Optional[str]]:
         """Enrolls the CSR: (error, cert_bundle, cert_raw, poll_identifier)."""
         self.logger.debug("CAhandler.enroll()")
@@ -226,6 +252,7 @@ class CAhandler(object):
         self.logger.error("CAhandler.enroll(): %s", answer.error)
         return (answer.error, None, None, None)
 
+    @_never_raises(lambda text: (text, None, None, None, False))
     def poll(
         self, cert_name: str, poll_identifier: str, csr: str
     ) -> Tuple[Optional[str], Optional[str], Optional[str], Optional[str], bool]:
@@ -246,6 +273,7 @@ class CAhandler(object):
         self.logger.error("CAhandler.poll(): %s", answer.error)
         return (answer.error, None, None, poll_identifier, False)
 
+    @_never_raises(lambda text: (500, SERVER_INTERNAL, text))
     def revoke(self, cert: str, rev_reason: str = "", rev_date: str = "") -> Tuple[int, str, str]:
         """Revocation: (code, message, detail) as the component answers."""
         self.logger.debug("CAhandler.revoke()")
@@ -255,13 +283,15 @@ class CAhandler(object):
         if answer.status in (200, 204):
             return (200, None, None)
         if answer.status and answer.document.get("type"):
+            code = answer.document.get("status")
             return (
-                int(answer.document.get("status") or answer.status),
+                code if isinstance(code, int) else answer.status,
                 str(answer.document["type"]),
                 str(answer.document.get("detail") or ""),
             )
         return (500, SERVER_INTERNAL, answer.error or "unknown error")
 
+    @_never_raises(lambda text: (text, None, None))
     def trigger(self, payload: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
         """Triggers: (error, cert_bundle, cert_raw)."""
         self.logger.debug("CAhandler.trigger()")
@@ -270,12 +300,14 @@ class CAhandler(object):
             return self._issued(answer)
         return (answer.error, None, None)
 
+    @_never_raises(lambda text: text)
     def handler_check(self) -> Optional[str]:
         """None when the component API is up and configured; else why not."""
         self.logger.debug("CAhandler.handler_check()")
         answer = self._call("GET", "/health")
         if answer.status == 200:
-            for warning in answer.document.get("warnings") or []:
+            warnings = answer.document.get("warnings")
+            for warning in warnings if isinstance(warnings, list) else []:
                 self.logger.warning("est-ca-handler: %s", warning)
             return None
         return answer.error

@@ -209,6 +209,21 @@ class HandlerTest(unittest.TestCase):
         self.assertEqual((bundle, raw, poll_identifier), (None, None, None))
         self.assertEqual((code, message), (500, "urn:ietf:params:acme:error:serverInternal"))
 
+    def test_unexpected_failures_become_error_values(self):
+        csr, _ = make_csr("boom.example.test", ["boom.example.test"])
+        with self.handler() as ca:
+
+            def explode(*_args, **_kwargs):
+                raise RuntimeError("simulated fault")
+
+            ca.session.request = explode
+            error, bundle, raw, poll_identifier = ca.enroll(csr)
+            self.assertEqual((bundle, raw, poll_identifier), (None, None, None))
+            self.assertIn("unexpected RuntimeError in enroll: simulated fault", error)
+            self.assertIn("simulated fault", ca.handler_check())
+            self.assertEqual(ca.revoke("MIIB")[0], 500)
+            self.assertTrue(ca.poll("c", "sha256:00", csr)[0])
+
     def test_bad_settings_are_all_reported(self):
         with self.handler(api_url="ftp://x", request_timeout="soon", api_ca_bundle="/nonexistent.pem") as ca:
             check = ca.handler_check()
