@@ -65,7 +65,14 @@ fn start(
     outgoing
         .set_path_with_query(Some(&request.path))
         .map_err(|()| refused("path"))?;
-    let body = outgoing.body().map_err(|()| refused("body"))?;
+    // A request without content (GET /cacerts) takes no body stream at all,
+    // so the host knows at once there is no body; a body stream of unknown
+    // length can otherwise go out with chunked transfer coding.
+    let body = if request.body.is_empty() {
+        None
+    } else {
+        Some(outgoing.body().map_err(|()| refused("body"))?)
+    };
 
     // Hosts may not support every timeout; the deadline in `send_all` holds regardless.
     let options = http::RequestOptions::new();
@@ -77,15 +84,17 @@ fn start(
     // When the host cannot deliver the request (connection refused, TLS
     // failure, ...) the body stream closes early; the response future then
     // carries the precise reason, so a write failure is not reported itself.
-    let written = {
-        let stream = body.write().map_err(|()| refused("body stream"))?;
-        request
-            .body
-            .chunks(4096)
-            .try_for_each(|chunk| stream.blocking_write_and_flush(chunk))
-    };
-    if written.is_ok() {
-        http::OutgoingBody::finish(body, None).map_err(transport_error)?;
+    if let Some(body) = body {
+        let written = {
+            let stream = body.write().map_err(|()| refused("body stream"))?;
+            request
+                .body
+                .chunks(4096)
+                .try_for_each(|chunk| stream.blocking_write_and_flush(chunk))
+        };
+        if written.is_ok() {
+            http::OutgoingBody::finish(body, None).map_err(transport_error)?;
+        }
     }
     Ok(future)
 }

@@ -141,6 +141,9 @@ pub struct RequestRecord {
     pub had_client_cert: bool,
     /// The TLS version (`TLSv1_3`, `TLSv1_2`), or `None` for plain HTTP.
     pub tls_version: Option<String>,
+    /// The request's `Transfer-Encoding` header, if any (a request without
+    /// content should have none).
+    pub transfer_encoding: Option<String>,
     /// Which connection carried the request: accepted connections are
     /// numbered from 1, per listener, in the order the server took them.
     pub connection: u64,
@@ -444,6 +447,10 @@ async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answe
         had_client_cert: peer.had_client_cert,
         tls_version: peer.tls_version.clone(),
         connection: peer.connection,
+        transfer_encoding: request
+            .headers()
+            .get(hyper::header::TRANSFER_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
     });
     let faults = lock(&state.faults).clone();
     if let Some(delay) = faults.delay {

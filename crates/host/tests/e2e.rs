@@ -189,6 +189,11 @@ async fn basic_auth_enrollment_gives_a_verifiable_chain() {
             .all(|r| r.tls_version.as_deref() == Some("TLSv1_3")),
         "{requests:?}"
     );
+    // Neither request is chunked: the GET has no body, the POST a Content-Length.
+    assert!(
+        requests.iter().all(|r| r.transfer_encoding.is_none()),
+        "{requests:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
