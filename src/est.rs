@@ -6,7 +6,6 @@ use crate::csr::Csr;
 use crate::error::{HandlerError, HttpFailure};
 use crate::http::{Limits, MAX_BODY, Method, Request, Response, TransportError};
 use crate::pkcs7;
-use base64ct::{Base64, Encoding};
 use x509_cert::Certificate;
 
 /// The delay assumed when a 202 answer has no usable `Retry-After`.
@@ -53,7 +52,8 @@ pub fn request(config: &Config, operation: Operation, csr: Option<&Csr>) -> Requ
     )];
     if let Auth::Basic { user, password } = &config.auth {
         // Sent up front: not every EST server sends a challenge first.
-        let credentials = Base64::encode_string(format!("{user}:{}", password.expose()).as_bytes());
+        let credentials =
+            crate::encoding::base64_line(format!("{user}:{}", password.expose()).as_bytes());
         headers.push(("authorization".to_owned(), format!("Basic {credentials}")));
     }
     let (method, body) = match (operation, csr) {

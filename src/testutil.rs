@@ -123,8 +123,8 @@ pub fn b64(der: &[u8]) -> String {
 
 /// ACME's encoding of a CSR: base64url without padding.
 pub fn b64url(der: &[u8]) -> String {
-    use base64ct::Encoding;
-    base64ct::Base64UrlUnpadded::encode_string(der)
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der)
 }
 
 /// Settings from a map, with a separate environment.
