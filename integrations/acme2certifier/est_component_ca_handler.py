@@ -169,9 +169,15 @@ class CAhandler(object):
 
     def _config_load(self):
         """Reads [CAhandler] from acme2certifier's configuration."""
-        config = load_config(self.logger, "CAhandler")
-        section = dict(config["CAhandler"]) if "CAhandler" in config else {}
+        unreadable = None
+        try:
+            config = load_config(self.logger, "CAhandler")
+            section = dict(config["CAhandler"]) if "CAhandler" in config else {}
+        except Exception as err:  # pylint: disable=broad-except
+            section, unreadable = {}, "%s: %s" % (err.__class__.__name__, err)
         self.settings = Settings(section, dict(os.environ))
+        if unreadable:
+            self.settings.problems.insert(0, "the configuration could not be read (%s)" % unreadable)
         if self.settings.error():
             self.logger.error("CAhandler._config_load(): %s", self.settings.error())
         self.session = requests.Session()

@@ -224,6 +224,23 @@ class HandlerTest(unittest.TestCase):
             self.assertEqual(ca.revoke("MIIB")[0], 500)
             self.assertTrue(ca.poll("c", "sha256:00", csr)[0])
 
+    def test_an_unreadable_configuration_is_reported_not_raised(self):
+        path = os.path.join(self.dir.name, "broken.cfg")
+        with open(path, "w", encoding="utf-8") as cfg:
+            cfg.write("[CAhandler\napi_url http://x\n")
+        os.environ["ACME_SRV_CONFIGFILE"] = path
+        try:
+            from acme2certifier.acme_srv.helpers.config import load_config_cache_clear
+
+            load_config_cache_clear()
+        except ImportError:
+            pass
+        with module.CAhandler(False, self.logger) as ca:
+            check = ca.handler_check()
+            error = ca.enroll("MIIB")[0]
+        self.assertTrue(check)
+        self.assertEqual(check, error)
+
     def test_bad_settings_are_all_reported(self):
         with self.handler(api_url="ftp://x", request_timeout="soon", api_ca_bundle="/nonexistent.pem") as ca:
             check = ca.handler_check()
