@@ -297,13 +297,19 @@ mod tests {
     use der::Decode;
     use std::rc::Rc;
 
-    fn basic_config() -> Config {
-        Config::load(&MapSettings::with(&[
+    /// Basic-auth settings for `est.test:8443`, plus `extra`.
+    fn config_with(extra: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![
             (keys::EST_HOST, "https://est.test:8443"),
             (keys::EST_USER, "estuser"),
             (keys::EST_PASSWORD, "estpwd-secret"),
-        ]))
-        .unwrap()
+        ];
+        pairs.extend_from_slice(extra);
+        Config::load(&MapSettings::with(&pairs)).unwrap()
+    }
+
+    fn basic_config() -> Config {
+        config_with(&[])
     }
 
     fn is_enroll(request: &Request) -> bool {
@@ -316,10 +322,15 @@ mod tests {
 
     /// A well-behaved EST server backed by `ca`.
     fn server(ca: &Rc<TestCa>) -> ScriptedTransport {
+        issuing_server(ca, TestCa::issue)
+    }
+
+    /// An EST server that issues with `issue` and publishes `ca`'s certificates.
+    fn issuing_server(ca: &Rc<TestCa>, issue: fn(&TestCa, &[u8]) -> Vec<u8>) -> ScriptedTransport {
         let ca = Rc::clone(ca);
         ScriptedTransport::new(move |request| {
             if is_enroll(request) {
-                pkcs7_answer(&[&ca.issue(&enrolled_csr(request))])
+                pkcs7_answer(&[&issue(&ca, &enrolled_csr(request))])
             } else {
                 pkcs7_answer(&[&ca.root_der(), &ca.intermediate_der()])
             }
@@ -620,24 +631,11 @@ mod tests {
 
     /// A server that issues without the CSR's SANs, as some EST servers do.
     fn sans_dropping_server(ca: &Rc<TestCa>) -> ScriptedTransport {
-        let ca = Rc::clone(ca);
-        ScriptedTransport::new(move |request| {
-            if is_enroll(request) {
-                pkcs7_answer(&[&ca.issue_without_sans(&enrolled_csr(request))])
-            } else {
-                pkcs7_answer(&[&ca.root_der(), &ca.intermediate_der()])
-            }
-        })
+        issuing_server(ca, TestCa::issue_without_sans)
     }
 
     fn names_config(mode: &str) -> Config {
-        Config::load(&MapSettings::with(&[
-            (keys::EST_HOST, "https://est.test:8443"),
-            (keys::EST_USER, "estuser"),
-            (keys::EST_PASSWORD, "estpwd-secret"),
-            (keys::EST_NAMES_CHECK, mode),
-        ]))
-        .unwrap()
+        config_with(&[(keys::EST_NAMES_CHECK, mode)])
     }
 
     #[test]

@@ -10,10 +10,14 @@ that HTTP API and maps the answers onto acme2certifier's return tuples.
 Keys under ``[CAhandler]``::
 
     handler_module: /path/to/est_component_ca_handler.py
-    api_url: https://ca-handler.internal:8443    # where the API is served
-    api_token: ...              # or api_token_variable: NAME_OF_ENV_VARIABLE
-    api_ca_bundle: /etc/ssl/api-ca.pem           # True (system), False, or a file
-    request_timeout: 30                          # seconds per API call
+    # where the API is served
+    api_url: https://ca-handler.internal:8443
+    # or api_token_variable: NAME_OF_ENV_VARIABLE
+    api_token: ...
+    # True (system roots, the default), False, or a file
+    api_ca_bundle: /etc/ssl/api-ca.pem
+    # seconds per API call
+    request_timeout: 30
 
 Errors are returned as values, never raised, as acme2certifier expects.
 """

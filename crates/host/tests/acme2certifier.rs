@@ -8,24 +8,19 @@
 
 use der::Decode;
 use est_ca_handler::names::Names;
-use est_ca_host::{Host, Settings};
-use est_server::{EstServer, Faults, ServerConfig};
+use est_server::Faults;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-const TOKEN: &str = "a2c-Api-Token-4f1c";
-const PASSWORD: &str = "a2c-Est-Passw0rd";
-const REJECT_TEXT: &str = "policy says no: example.test is not ours";
+mod common;
 
-fn host() -> &'static Host {
-    static HOST: OnceLock<Host> = OnceLock::new();
-    HOST.get_or_init(|| Host::embedded().unwrap())
-}
+use common::{Api, TOKEN, free_port};
+
+const REJECT_TEXT: &str = "policy says no: example.test is not ours";
 
 fn project() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -89,69 +84,6 @@ async fn output(command: &mut Command, secs: u64) -> (bool, String) {
         String::from_utf8_lossy(&result.stderr)
     );
     (result.status.success(), text)
-}
-
-/// A local EST server and the host's `serve` in front of the component.
-struct Api {
-    est: EstServer,
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Api {
-    async fn start(faults: Faults, dir: &Path) -> Self {
-        let est = EstServer::start(ServerConfig {
-            password: PASSWORD.into(),
-            faults,
-            ..ServerConfig::default()
-        })
-        .await
-        .unwrap();
-        let anchor = dir.join(format!("est-root-{}.pem", est.https_addr().port()));
-        std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
-        let settings = Arc::new(
-            Settings::from_pairs([
-                ("est_host", est.https_url()),
-                ("est_user", "estuser".to_owned()),
-                ("est_password", PASSWORD.to_owned()),
-                ("ca_bundle", anchor.display().to_string()),
-                ("api_token", TOKEN.to_owned()),
-            ])
-            .unwrap(),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            host()
-                .serve(settings, listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Self {
-            est,
-            url,
-            stop: Some(stop),
-        }
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A free port on 127.0.0.1 (bound, then released for a child process).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The status of `GET path` on `addr`, or `None` when nothing answers.
@@ -268,14 +200,14 @@ async fn certbot_through_acme2certifier_and_the_component() {
     std::fs::create_dir_all(&dir).unwrap();
     let venv = venv().await;
 
-    let ok = Api::start(Faults::default(), &dir).await;
+    let ok = Api::start(Faults::default(), &[]).await;
     let pending = Api::start(
         Faults {
             pending_times: 1,
             retry_after: Some("1".into()),
             ..Faults::default()
         },
-        &dir,
+        &[],
     )
     .await;
     let reject = Api::start(
@@ -283,7 +215,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
             status: Some((400, REJECT_TEXT.into())),
             ..Faults::default()
         },
-        &dir,
+        &[],
     )
     .await;
     let names = Api::start(
@@ -291,7 +223,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
             drop_sans: true,
             ..Faults::default()
         },
-        &dir,
+        &[],
     )
     .await;
     let down = format!("http://127.0.0.1:{}", free_port());
@@ -301,10 +233,10 @@ async fn certbot_through_acme2certifier_and_the_component() {
         Command::new(venv.join("bin/python"))
             .args(["-m", "unittest", "-v", "test_est_component_ca_handler"])
             .current_dir(module_dir())
-            .env("ESTC_API_OK", &ok.url)
-            .env("ESTC_API_PENDING", &pending.url)
-            .env("ESTC_API_REJECT", &reject.url)
-            .env("ESTC_API_NAMES", &names.url)
+            .env("ESTC_API_OK", ok.url())
+            .env("ESTC_API_PENDING", pending.url())
+            .env("ESTC_API_REJECT", reject.url())
+            .env("ESTC_API_NAMES", names.url())
             .env("ESTC_API_DOWN", &down)
             .env("ESTC_API_TOKEN", TOKEN)
             .env("ESTC_REJECT_TEXT", REJECT_TEXT)
@@ -330,7 +262,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
     let csr_path = dir.join("certbot.csr.pem");
     std::fs::write(&csr_path, csr.pem().unwrap()).unwrap();
 
-    let acme = Acme::start(&venv, &dir, "acme-ok", &ok.url).await;
+    let acme = Acme::start(&venv, &dir, "acme-ok", &ok.url()).await;
     let (success, text) =
         certbot(&venv, &dir.join("certbot-ok"), &acme.directory(), &csr_path).await;
     assert!(success, "certbot failed:\n{text}");
@@ -362,7 +294,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
     acme.stop().await;
 
     // The EST server refuses: certbot shows its words, not a generic failure.
-    let acme = Acme::start(&venv, &dir, "acme-reject", &reject.url).await;
+    let acme = Acme::start(&venv, &dir, "acme-reject", &reject.url()).await;
     let (success, text) = certbot(
         &venv,
         &dir.join("certbot-reject"),

@@ -4,20 +4,17 @@
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use est_ca_host::report::{pem_certificates, verify_chain};
-use est_ca_host::{Certificate, Enrollment, HandlerError, Host, PollResult, Settings};
+use est_ca_host::{Certificate, Enrollment, HandlerError, PollResult, Settings};
 use est_server::{AuthMode, BodyFault, Ca, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
 use rcgen::{CertificateParams, DnType};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const PASSWORD: &str = "e2e-Secret-Passw0rd";
 
-/// The component, compiled once for the whole test binary.
-fn host() -> &'static Host {
-    static HOST: OnceLock<Host> = OnceLock::new();
-    HOST.get_or_init(|| Host::embedded().expect("the embedded component loads"))
-}
+mod common;
+
+use common::host;
 
 /// A running server and a scratch directory for its files.
 struct Lab {

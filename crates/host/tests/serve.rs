@@ -2,7 +2,6 @@
 //! `serve` (and by the real `wasmtime serve`), called with a real HTTP
 //! client, enrolling against the local EST server.
 
-use est_ca_host::{Host, Settings};
 use est_server::{EstServer, Faults, ServerConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -10,16 +9,11 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "serve-Api-Token";
-const PASSWORD: &str = "serve-Est-Passw0rd";
+mod common;
 
-fn host() -> &'static Host {
-    static HOST: OnceLock<Host> = OnceLock::new();
-    HOST.get_or_init(|| Host::embedded().unwrap())
-}
+use common::{Api, PASSWORD, TOKEN, free_port};
 
 struct Answer {
     status: u16,
@@ -110,58 +104,7 @@ fn csr_pem(name: &str) -> String {
     params.serialize_request(&key).unwrap().pem().unwrap()
 }
 
-/// The local EST server and the host's `serve` in front of the component.
-struct Api {
-    est: EstServer,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
 impl Api {
-    async fn start(faults: Faults, extra: &[(&str, &str)]) -> Self {
-        let est = EstServer::start(ServerConfig {
-            password: PASSWORD.into(),
-            faults,
-            ..ServerConfig::default()
-        })
-        .await
-        .unwrap();
-        let anchor =
-            std::env::temp_dir().join(format!("serve-root-{}.pem", est.https_addr().port()));
-        std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
-        let mut pairs: Vec<(String, String)> = vec![
-            ("est_host".into(), est.https_url()),
-            ("est_user".into(), "estuser".into()),
-            ("est_password".into(), PASSWORD.into()),
-            ("ca_bundle".into(), anchor.display().to_string()),
-            ("api_token".into(), TOKEN.into()),
-        ];
-        for (k, v) in extra {
-            pairs.retain(|(key, _)| key != k);
-            if !v.is_empty() {
-                pairs.push((k.to_string(), v.to_string()));
-            }
-        }
-        let settings = Arc::new(Settings::from_pairs(pairs).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            host()
-                .serve(settings, listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Self {
-            est,
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
     async fn call(
         &self,
         method: &str,
@@ -170,11 +113,6 @@ impl Api {
         body: impl Into<Bytes>,
     ) -> Answer {
         http(self.addr, method, path, token, body).await
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
     }
 }
 
@@ -414,14 +352,6 @@ impl Drop for WasmtimeServe {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wasmtime_serve(component: &PathBuf, vars: &[(&str, String)]) -> WasmtimeServe {
