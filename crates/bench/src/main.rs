@@ -34,6 +34,27 @@ struct Args {
     /// Also write the results as a Markdown table to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Only enroll `--samples` times through one contender, one at a time,
+    /// and print the median (for profilers: `perf record`, callgrind).
+    #[arg(long, value_enum)]
+    only: Option<Contender>,
+    /// Write a perf map of the component's compiled code (/tmp/perf-PID.map)
+    /// so that `perf report` names the guest's functions.
+    #[arg(long)]
+    perf_map: bool,
+    /// Give the component's engine wasmtime's pooling instance allocator
+    /// (instance slots, memories and fiber stacks reused, not mapped anew).
+    #[arg(long)]
+    pooling: bool,
+}
+
+/// One contender, for `--only`.
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Contender {
+    /// The component in the host.
+    Component,
+    /// The native floor.
+    Native,
 }
 
 const PASSWORD: &str = "bench-Passw0rd";
@@ -116,8 +137,17 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     let mut compile = Vec::new();
     let mut host = None;
     for _ in 0..3 {
+        let mut engine = wasmtime::Config::new();
+        if args.perf_map {
+            engine.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        if args.pooling {
+            engine.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+                wasmtime::PoolingAllocationConfig::default(),
+            ));
+        }
         let start = Instant::now();
-        host = Some(Host::new(est_ca_host::COMPONENT)?);
+        host = Some(Host::with_engine_config(est_ca_host::COMPONENT, engine)?);
         compile.push(start.elapsed());
     }
     let host = Arc::new(host.context("compiled")?);
@@ -161,6 +191,28 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     for _ in 0..5 {
         component_once().await?;
         native_once().await?;
+    }
+    if let Some(only) = args.only {
+        let mut took = Vec::new();
+        let begin = Instant::now();
+        for _ in 0..args.samples {
+            let start = Instant::now();
+            match only {
+                Contender::Component => component_once().await?,
+                Contender::Native => native_once().await?,
+            }
+            took.push(start.elapsed());
+        }
+        let wall = begin.elapsed();
+        println!(
+            "median {:.3} ms, mean {:.3} ms over {} enrollments ({:.2} s)",
+            stats(took).median,
+            wall.as_secs_f64() * 1000.0 / args.samples as f64,
+            args.samples,
+            wall.as_secs_f64()
+        );
+        server.shutdown().await;
+        return Ok(());
     }
     // Where the component's time goes: a fresh instance and one call that
     // does no I/O (handler-check), and one EST request (ca-certs) against

@@ -159,6 +159,8 @@ struct Peer {
 
 struct State {
     ca: Ca,
+    /// The canonical `/cacerts` answer (DER), built once: the CA does not change.
+    cacerts: Bytes,
     extra_cert: Vec<u8>,
     auth: AuthMode,
     basic: String,
@@ -186,8 +188,11 @@ impl EstServer {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         let tls = Arc::new(tls_config(&ca, config.auth, config.tls12_only)?);
+        let cacerts = pkcs7::certs_only(&[ca.issuing_der(), ca.root_der()])
+            .context("building the /cacerts answer")?;
         let state = Arc::new(State {
             basic: format!("{}:{}", config.user, config.password),
+            cacerts: Bytes::from(base64_lines(&cacerts)),
             ca,
             extra_cert,
             auth: config.auth,
@@ -396,7 +401,12 @@ fn text(status: StatusCode, body: impl Into<String>) -> Answer {
 }
 
 fn pkcs7_answer(der: &[u8]) -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from(base64_lines(der))));
+    pkcs7_body(Bytes::from(base64_lines(der)))
+}
+
+/// A certs-only answer with its already base64-encoded `body`.
+fn pkcs7_body(body: Bytes) -> Answer {
+    let mut response = Response::new(Full::new(body));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -507,6 +517,9 @@ fn basic_ok(header: Option<&HeaderValue>, expected: &str) -> bool {
 }
 
 fn cacerts(state: &State, faults: &Faults) -> Answer {
+    if faults.cacerts_order == CacertsOrder::Canonical && !faults.cacerts_extra {
+        return pkcs7_body(state.cacerts.clone());
+    }
     let (root, issuing) = (state.ca.root_der(), state.ca.issuing_der());
     let mut certs = match faults.cacerts_order {
         CacertsOrder::Canonical | CacertsOrder::IssuerFirst => vec![issuing, root],

@@ -181,7 +181,9 @@ impl Host {
         Self::with_engine_config(component, config)
     }
 
-    fn with_engine_config(component: &[u8], config: EngineConfig) -> Result<Self> {
+    /// Like [`Host::new`], with the caller's engine configuration (a
+    /// profiler, a compilation cache, an instance allocator, ...).
+    pub fn with_engine_config(component: &[u8], config: EngineConfig) -> Result<Self> {
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, component)
             .map_err(anyhow::Error::from)
