@@ -46,6 +46,11 @@ struct Args {
     /// (instance slots, memories and fiber stacks reused, not mapped anew).
     #[arg(long)]
     pooling: bool,
+    /// Benchmark this component instead of the embedded release build (for
+    /// example `target/wasm32-wasip2/profiling/est_ca_handler.wasm`, which
+    /// keeps function names for `--perf-map`).
+    #[arg(long)]
+    component: Option<PathBuf>,
 }
 
 /// One contender, for `--only`.
@@ -133,7 +138,11 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     let csr = Base64UrlUnpadded::encode_string(params.serialize_request(&key)?.der());
 
     // Cold start: compiling the component, and instantiating it from InstancePre.
-    let wasm_size = est_ca_host::COMPONENT.len();
+    let wasm = match &args.component {
+        Some(path) => std::fs::read(path).with_context(|| format!("{}", path.display()))?,
+        None => est_ca_host::COMPONENT.to_vec(),
+    };
+    let wasm_size = wasm.len();
     let mut compile = Vec::new();
     let mut host = None;
     for _ in 0..3 {
@@ -147,7 +156,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
             ));
         }
         let start = Instant::now();
-        host = Some(Host::with_engine_config(est_ca_host::COMPONENT, engine)?);
+        host = Some(Host::with_engine_config(&wasm, engine)?);
         compile.push(start.elapsed());
     }
     let host = Arc::new(host.context("compiled")?);
