@@ -5,14 +5,15 @@
 //! root-rollover certificates, other CAs of the same server). The bundle
 //! handed back to the ACME server must be the chain from the issuer upward.
 
+use core::borrow::Borrow;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
 
 /// The certificates from `cas` that form `leaf`'s issuing chain, nearest
 /// issuer first, ending at a self-issued certificate or where no issuer is
 /// found. Each CA certificate is used at most once.
-pub fn issuer_chain<'a>(leaf: &Certificate, cas: &'a [Certificate]) -> Vec<&'a Certificate> {
-    let mut chain: Vec<&'a Certificate> = Vec::new();
+pub fn issuer_chain<'a, C: Borrow<Certificate>>(leaf: &Certificate, cas: &'a [C]) -> Vec<&'a C> {
+    let mut chain: Vec<&'a C> = Vec::new();
     let mut used = vec![false; cas.len()];
     let mut current = leaf;
     while !is_self_issued(current) {
@@ -21,7 +22,7 @@ pub fn issuer_chain<'a>(leaf: &Certificate, cas: &'a [Certificate]) -> Vec<&'a C
         };
         used[index] = true;
         chain.push(&cas[index]);
-        current = &cas[index];
+        current = cas[index].borrow();
     }
     chain
 }
@@ -31,9 +32,14 @@ pub fn issuer_chain<'a>(leaf: &Certificate, cas: &'a [Certificate]) -> Vec<&'a C
 /// key identifier matches the child's authority key identifier wins, then
 /// a self-signed one (a root rather than a rollover link certificate, whose
 /// key identifiers differ), then the one the server sent first.
-fn best_issuer(child: &Certificate, cas: &[Certificate], used: &[bool]) -> Option<usize> {
+fn best_issuer<C: Borrow<Certificate>>(
+    child: &Certificate,
+    cas: &[C],
+    used: &[bool],
+) -> Option<usize> {
     let wanted_key = authority_key_id(child);
     cas.iter()
+        .map(Borrow::borrow)
         .enumerate()
         .filter(|(i, ca)| {
             !used[*i]

@@ -5,8 +5,7 @@ use crate::config::{Auth, Config, sanitize};
 use crate::csr::Csr;
 use crate::error::{HandlerError, HttpFailure};
 use crate::http::{Limits, MAX_BODY, Method, Request, Response, TransportError};
-use crate::pkcs7;
-use x509_cert::Certificate;
+use crate::pkcs7::{self, ReceivedCertificate};
 
 /// The delay assumed when a 202 answer has no usable `Retry-After`.
 pub const DEFAULT_RETRY_AFTER_SECS: u32 = 60;
@@ -36,7 +35,7 @@ impl Operation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// The certificates of a certs-only message.
-    Certificates(Vec<Certificate>),
+    Certificates(Vec<ReceivedCertificate>),
     /// HTTP 202: the server will decide later (§4.2.3).
     Pending {
         /// Seconds the server asked to wait.

@@ -9,7 +9,7 @@ use crate::error::{HandlerError, RevocationError};
 use crate::est::{self, Answer, Operation};
 use crate::http::Transport;
 use crate::names::{self, Names};
-use der::Encode;
+use crate::pkcs7::ReceivedCertificate;
 use x509_cert::Certificate;
 
 /// An issued certificate in acme2certifier's shapes.
@@ -56,7 +56,7 @@ pub enum PollResult {
 /// The CA certificates the server publishes, as PEM, in its order.
 pub fn ca_certs(config: &Config, transport: &dyn Transport) -> Result<Vec<String>, HandlerError> {
     let certs = fetch_ca_certs(config, transport)?;
-    certs.iter().map(certificate_pem).collect()
+    Ok(certs.iter().map(certificate_pem).collect())
 }
 
 /// Requests a certificate for `csr_text` (base64url, base64 or PEM).
@@ -187,7 +187,7 @@ fn check_names(
 fn fetch_ca_certs(
     config: &Config,
     transport: &dyn Transport,
-) -> Result<Vec<Certificate>, HandlerError> {
+) -> Result<Vec<ReceivedCertificate>, HandlerError> {
     let request = est::request(config, Operation::CaCerts, None);
     let outcome = transport
         .send_all(vec![request], est::limits(config))
@@ -207,8 +207,8 @@ fn fetch_ca_certs(
 /// returned; the others are kept as possible chain certificates.
 fn pick_issued(
     csr: &Csr,
-    mut certs: Vec<Certificate>,
-) -> Result<(Certificate, Vec<Certificate>), HandlerError> {
+    mut certs: Vec<ReceivedCertificate>,
+) -> Result<(ReceivedCertificate, Vec<ReceivedCertificate>), HandlerError> {
     let position = certs.iter().position(|cert| {
         same_public_key(
             cert.tbs_certificate().subject_public_key_info(),
@@ -233,11 +233,11 @@ fn pick_issued(
 }
 
 fn bundle(
-    leaf: &Certificate,
-    cas: &[Certificate],
-    extra: &[Certificate],
+    leaf: &ReceivedCertificate,
+    cas: &[ReceivedCertificate],
+    extra: &[ReceivedCertificate],
 ) -> Result<IssuedCertificate, HandlerError> {
-    let mut pool: Vec<Certificate> = cas.to_vec();
+    let mut pool: Vec<ReceivedCertificate> = cas.to_vec();
     pool.extend(extra.iter().cloned());
     let chain = issuer_chain(leaf, &pool);
     if chain.is_empty() {
@@ -250,14 +250,13 @@ fn bundle(
             )),
         ));
     }
-    let leaf_der = leaf.to_der().map_err(encode_error)?;
-    let mut cert_bundle = encoding::pem("CERTIFICATE", &leaf_der);
+    let mut cert_bundle = certificate_pem(leaf);
     for ca in chain {
-        cert_bundle.push_str(&certificate_pem(ca)?);
+        cert_bundle.push_str(&certificate_pem(ca));
     }
     Ok(IssuedCertificate {
         cert_bundle,
-        cert_raw: encoding::base64_line(&leaf_der),
+        cert_raw: encoding::base64_line(&leaf.der),
         warnings: Vec::new(),
     })
 }
@@ -273,15 +272,9 @@ fn issued_but(leaf: &Certificate, error: HandlerError) -> HandlerError {
     ))
 }
 
-fn certificate_pem(cert: &Certificate) -> Result<String, HandlerError> {
-    Ok(encoding::pem(
-        "CERTIFICATE",
-        &cert.to_der().map_err(encode_error)?,
-    ))
-}
-
-fn encode_error(e: der::Error) -> HandlerError {
-    HandlerError::MalformedAnswer(format!("a certificate could not be re-encoded: {e}"))
+/// PEM of the certificate exactly as the server sent it.
+fn certificate_pem(cert: &ReceivedCertificate) -> String {
+    encoding::pem("CERTIFICATE", &cert.der)
 }
 
 #[cfg(test)]

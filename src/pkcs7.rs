@@ -5,14 +5,18 @@
 //! The structure is decoded under BER rules so that the certificates keep
 //! the order the server sent them in (DER decoding would re-sort the
 //! `SET OF`) and so that indefinite-length encodings, which some CAs emit,
-//! are accepted.
+//! are accepted. Of the SignedData only the certificates are read (a
+//! certs-only message signs nothing); each keeps the exact DER the server
+//! sent, so handing it on never re-encodes it.
 
 use crate::encoding;
-use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::signed_data::SignedData;
+use der::asn1::{AnyRef, ContextSpecific};
 use der::oid::ObjectIdentifier;
-use der::{Decode, EncodingRules, Reader, SliceReader};
+use der::{
+    Decode, DecodeValue, Encode, EncodingRules, FixedTag, Header, Reader, SliceReader, Tag,
+    TagNumber, Tagged,
+};
 use x509_cert::Certificate;
 
 /// `id-signedData` (RFC 5652 §5.1).
@@ -47,9 +51,40 @@ impl core::fmt::Display for Pkcs7Error {
     }
 }
 
+/// A certificate from an EST answer: decoded, and the DER the server sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedCertificate {
+    /// The certificate's DER, byte for byte as received.
+    pub der: Vec<u8>,
+    /// The decoded certificate.
+    pub cert: Certificate,
+}
+
+impl ReceivedCertificate {
+    /// Decodes one certificate from its DER.
+    pub fn from_der(der: Vec<u8>) -> Result<Self, der::Error> {
+        let cert = Certificate::from_der(&der)?;
+        Ok(Self { der, cert })
+    }
+}
+
+impl core::ops::Deref for ReceivedCertificate {
+    type Target = Certificate;
+
+    fn deref(&self) -> &Certificate {
+        &self.cert
+    }
+}
+
+impl core::borrow::Borrow<Certificate> for ReceivedCertificate {
+    fn borrow(&self) -> &Certificate {
+        &self.cert
+    }
+}
+
 /// Decodes an EST certs-only answer into its certificates, in the order
 /// the server encoded them.
-pub fn decode_certs_only(body: &[u8]) -> Result<Vec<Certificate>, Pkcs7Error> {
+pub fn decode_certs_only(body: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7Error> {
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
         return Err(Pkcs7Error::Empty);
@@ -74,7 +109,7 @@ pub fn decode_certs_only(body: &[u8]) -> Result<Vec<Certificate>, Pkcs7Error> {
     certificates_from_der(&der)
 }
 
-fn certificates_from_der(der: &[u8]) -> Result<Vec<Certificate>, Pkcs7Error> {
+fn certificates_from_der(der: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7Error> {
     let structure = |e: der::Error| Pkcs7Error::Structure(e.to_string());
     let mut reader =
         SliceReader::new_with_encoding_rules(der, EncodingRules::Ber).map_err(structure)?;
@@ -83,24 +118,86 @@ fn certificates_from_der(der: &[u8]) -> Result<Vec<Certificate>, Pkcs7Error> {
     if info.content_type != ID_SIGNED_DATA {
         return Err(Pkcs7Error::NotSignedData(info.content_type.to_string()));
     }
-    let signed: SignedData = info
+    let signed: SignedDataCertificates = info
         .content
         .decode_as_encoding(EncodingRules::Ber)
         .map_err(structure)?;
-    let certs: Vec<Certificate> = signed
-        .certificates
-        .map(|set| set.0.into_vec())
-        .unwrap_or_default()
+    let certs = signed
+        .0
         .into_iter()
-        .filter_map(|choice| match choice {
-            CertificateChoices::Certificate(cert) => Some(cert),
-            CertificateChoices::Other(_) => None,
-        })
-        .collect();
+        .map(ReceivedCertificate::from_der)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(structure)?;
     if certs.is_empty() {
         return Err(Pkcs7Error::NoCertificates);
     }
     Ok(certs)
+}
+
+/// The X.509 certificates of a SignedData (RFC 5652 §5.1), each as the
+/// DER it was sent in; the other fields are checked for their tags and
+/// skipped.
+///
+/// ```text
+/// SignedData ::= SEQUENCE {
+///   version CMSVersion,                                 -- INTEGER
+///   digestAlgorithms DigestAlgorithmIdentifiers,        -- SET
+///   encapContentInfo EncapsulatedContentInfo,           -- SEQUENCE
+///   certificates [0] IMPLICIT CertificateSet OPTIONAL,
+///   crls [1] IMPLICIT RevocationInfoChoices OPTIONAL,
+///   signerInfos SignerInfos }                           -- SET
+/// ```
+struct SignedDataCertificates(Vec<Vec<u8>>);
+
+impl<'a> DecodeValue<'a> for SignedDataCertificates {
+    type Error = der::Error;
+
+    fn decode_value<R: Reader<'a>>(reader: &mut R, _header: Header) -> der::Result<Self> {
+        for expected in [Tag::Integer, Tag::Set, Tag::Sequence] {
+            AnyRef::decode(reader)?.tag().assert_eq(expected)?;
+        }
+        let certificates =
+            ContextSpecific::<CertificateSet>::decode_implicit(reader, TagNumber(0))?
+                .map(|set| set.value.0)
+                .unwrap_or_default();
+        let crls = Tag::ContextSpecific {
+            constructed: true,
+            number: TagNumber(1),
+        };
+        if Tag::peek(reader)? == crls {
+            AnyRef::decode(reader)?;
+        }
+        AnyRef::decode(reader)?.tag().assert_eq(Tag::Set)?;
+        Ok(Self(certificates))
+    }
+}
+
+impl FixedTag for SignedDataCertificates {
+    const TAG: Tag = Tag::Sequence;
+}
+
+/// `CertificateSet ::= SET OF CertificateChoices`: the plain X.509
+/// certificates (the `SEQUENCE` choice) as sent; attribute and other
+/// certificate formats are left out.
+struct CertificateSet(Vec<Vec<u8>>);
+
+impl<'a> DecodeValue<'a> for CertificateSet {
+    type Error = der::Error;
+
+    fn decode_value<R: Reader<'a>>(reader: &mut R, _header: Header) -> der::Result<Self> {
+        let mut certificates = Vec::new();
+        while !reader.is_finished() {
+            let choice = AnyRef::decode(reader)?;
+            if choice.tag() == Tag::Sequence {
+                certificates.push(choice.to_der()?);
+            }
+        }
+        Ok(Self(certificates))
+    }
+}
+
+impl FixedTag for CertificateSet {
+    const TAG: Tag = Tag::Set;
 }
 
 #[cfg(test)]
@@ -123,10 +220,10 @@ mod tests {
             .collect()
     }
 
-    fn as_pem(certs: &[Certificate]) -> Vec<String> {
+    fn as_pem(certs: &[ReceivedCertificate]) -> Vec<String> {
         certs
             .iter()
-            .map(|c| crate::encoding::pem("CERTIFICATE", &c.to_der().unwrap()))
+            .map(|c| crate::encoding::pem("CERTIFICATE", &c.der))
             .collect()
     }
 
@@ -171,8 +268,10 @@ mod tests {
         let (root, inter) = (ca.root_der(), ca.intermediate_der());
         for order in [[&root, &inter], [&inter, &root]] {
             let certs = decode_certs_only(&certs_only(&[order[0], order[1]])).unwrap();
-            let ders: Vec<Vec<u8>> = certs.iter().map(|c| c.to_der().unwrap()).collect();
+            let ders: Vec<Vec<u8>> = certs.iter().map(|c| c.der.clone()).collect();
             assert_eq!(ders, vec![order[0].clone(), order[1].clone()]);
+            let reencoded: Vec<Vec<u8>> = certs.iter().map(|c| c.to_der().unwrap()).collect();
+            assert_eq!(reencoded, ders);
         }
     }
 
@@ -239,6 +338,93 @@ mod tests {
             decode_certs_only(&certs_only(&[])),
             Err(Pkcs7Error::NoCertificates)
         );
+    }
+
+    /// A DER TLV with `tag` around `content`.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend_from_slice(&[0x81, n as u8]),
+            n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A ContentInfo around a SignedData made of `fields`.
+    fn signed_data(fields: &[Vec<u8>]) -> Vec<u8> {
+        let oid = ID_SIGNED_DATA.to_der().unwrap();
+        tlv(
+            0x30,
+            &[oid, tlv(0xa0, &tlv(0x30, &fields.concat()))].concat(),
+        )
+    }
+
+    #[test]
+    fn only_x509_certificates_are_taken_byte_for_byte_and_other_fields_skipped() {
+        let ca = TestCa::new("Fields");
+        let root = ca.root_der();
+        let version = tlv(0x02, &[1]);
+        let digests = tlv(0x31, &[]);
+        let id_data = tlv(
+            0x06,
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01],
+        );
+        let encap = tlv(0x30, &id_data);
+        // An `other` certificate choice ([3]) beside the X.509 one, and a crls field.
+        let other_cert = tlv(
+            0xa3,
+            &tlv(0x30, &[id_data.clone(), tlv(0x04, b"x")].concat()),
+        );
+        let certificates = tlv(0xa0, &[root.clone(), other_cert].concat());
+        let crls = tlv(0xa1, &tlv(0x30, &[]));
+        let signer_infos = tlv(0x31, &[]);
+        let message = signed_data(&[
+            version.clone(),
+            digests.clone(),
+            encap.clone(),
+            certificates.clone(),
+            crls,
+            signer_infos.clone(),
+        ]);
+        let certs = decode_certs_only(&message).unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].der, root);
+        assert_eq!(
+            certs[0].tbs_certificate().subject(),
+            certs[0].tbs_certificate().issuer()
+        );
+
+        // Fields out of place are structure errors, not skipped silently.
+        let no_version = signed_data(&[
+            digests.clone(),
+            encap.clone(),
+            certificates.clone(),
+            signer_infos.clone(),
+        ]);
+        let no_signer_infos = signed_data(&[version.clone(), digests, encap, certificates]);
+        for broken in [no_version, no_signer_infos] {
+            assert!(
+                matches!(decode_certs_only(&broken), Err(Pkcs7Error::Structure(_))),
+                "{:?}",
+                decode_certs_only(&broken)
+            );
+        }
+        // A certificate that is not one is a structure error too.
+        let mut bad_cert = root.clone();
+        bad_cert[4] ^= 0xff;
+        let broken = signed_data(&[
+            version,
+            tlv(0x31, &[]),
+            tlv(0x30, &id_data),
+            tlv(0xa0, &bad_cert),
+            tlv(0x31, &[]),
+        ]);
+        assert!(matches!(
+            decode_certs_only(&broken),
+            Err(Pkcs7Error::Structure(_))
+        ));
     }
 
     #[test]
