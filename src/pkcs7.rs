@@ -54,7 +54,8 @@ impl core::fmt::Display for Pkcs7Error {
 /// A certificate from an EST answer: decoded, and the DER the server sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedCertificate {
-    /// The certificate's DER, byte for byte as received.
+    /// The certificate's DER as received (a certificate's DER encoding is
+    /// unique, so these are the server's bytes).
     pub der: Vec<u8>,
     /// The decoded certificate.
     pub cert: Certificate,
