@@ -12,16 +12,20 @@ use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
 /// The certificates from `cas` that form `leaf`'s issuing chain, nearest
 /// issuer first, ending at a self-issued certificate or where no issuer is
 /// found. Each CA certificate is used at most once.
-pub fn issuer_chain<'a, C: Borrow<Certificate>>(leaf: &Certificate, cas: &'a [C]) -> Vec<&'a C> {
+pub fn issuer_chain<'a, C: Borrow<Certificate> + 'a>(
+    leaf: &Certificate,
+    cas: impl IntoIterator<Item = &'a C>,
+) -> Vec<&'a C> {
+    let cas: Vec<&'a C> = cas.into_iter().collect();
     let mut chain: Vec<&'a C> = Vec::new();
     let mut used = vec![false; cas.len()];
     let mut current = leaf;
     while !is_self_issued(current) {
-        let Some(index) = best_issuer(current, cas, &used) else {
+        let Some(index) = best_issuer(current, &cas, &used) else {
             break;
         };
         used[index] = true;
-        chain.push(&cas[index]);
+        chain.push(cas[index]);
         current = cas[index].borrow();
     }
     chain
@@ -34,12 +38,12 @@ pub fn issuer_chain<'a, C: Borrow<Certificate>>(leaf: &Certificate, cas: &'a [C]
 /// key identifiers differ), then the one the server sent first.
 fn best_issuer<C: Borrow<Certificate>>(
     child: &Certificate,
-    cas: &[C],
+    cas: &[&C],
     used: &[bool],
 ) -> Option<usize> {
     let wanted_key = authority_key_id(child);
     cas.iter()
-        .map(Borrow::borrow)
+        .map(|ca| (*ca).borrow())
         .enumerate()
         .filter(|(i, ca)| {
             !used[*i]

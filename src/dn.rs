@@ -84,6 +84,7 @@ pub fn text(value: &Any) -> Option<String> {
         })
         .ok()
 }
+
 /// RFC 4514 §2.4 escaping.
 fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -237,9 +237,7 @@ fn bundle(
     cas: &[ReceivedCertificate],
     extra: &[ReceivedCertificate],
 ) -> Result<IssuedCertificate, HandlerError> {
-    let mut pool: Vec<ReceivedCertificate> = cas.to_vec();
-    pool.extend(extra.iter().cloned());
-    let chain = issuer_chain(leaf, &pool);
+    let chain = issuer_chain(leaf, cas.iter().chain(extra));
     if chain.is_empty() {
         return Err(issued_but(
             leaf,
