@@ -7,16 +7,17 @@ use std::path::PathBuf;
 use std::process::Command;
 use wit_parser::decoding::{DecodedWasm, decode};
 
-/// Runs `cargo build --release --target wasm32-wasip2` (with `features`)
-/// into a target directory of its own (the one `cargo test` holds stays
-/// free; the host's build script shares the default flavour's) and returns
-/// the component's bytes.
+/// Runs `cargo build --profile wasm-release --target wasm32-wasip2` (with
+/// `features`) into a target directory of its own (the one `cargo test`
+/// holds stays free; the host's build script shares the default flavour's)
+/// and returns the component's bytes.
 fn build_component(features: &[&str], dir: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let target_dir = root.join("target").join(dir);
     let mut args = vec![
         "build",
-        "--release",
+        "--profile",
+        "wasm-release",
         "--target",
         "wasm32-wasip2",
         "--lib",
@@ -33,7 +34,7 @@ fn build_component(features: &[&str], dir: &str) -> Vec<u8> {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building the component failed");
-    std::fs::read(target_dir.join("wasm32-wasip2/release/est_ca_handler.wasm"))
+    std::fs::read(target_dir.join("wasm32-wasip2/wasm-release/est_ca_handler.wasm"))
         .expect("the component was written")
 }
 

@@ -54,7 +54,7 @@ fn every_setting_is_a_variable_mapped_to_the_component() {
     assert_eq!(hosts, &vec![Value::String("{{ est_host }}".into())]);
     assert_eq!(
         component["source"].as_str(),
-        Some("target/wasm32-wasip2/release/est_ca_handler.wasm")
+        Some("target/wasm32-wasip2/wasm-release/est_ca_handler.wasm")
     );
     assert_eq!(
         manifest["trigger"]["http"][0]["component"].as_str(),

@@ -1,9 +1,9 @@
-//! Builds the est-ca-handler component (release, wasm32-wasip2) so that the
-//! host can embed it: `cargo run -p est-ca-host` then works on a fresh
-//! clone with no separate build step. The `wasmtime serve` flavour is built
-//! too, for the tests that run it. Each flavour gets a target directory of
-//! its own (the same ones `tests/component.rs` uses), so these nested builds
-//! never wait on the outer one.
+//! Builds the est-ca-handler component (profile `wasm-release`,
+//! wasm32-wasip2) so that the host can embed it: `cargo run -p est-ca-host`
+//! then works on a fresh clone with no separate build step. The `wasmtime
+//! serve` flavour is built too, for the tests that run it. Each flavour gets
+//! a target directory of its own (the same ones `tests/component.rs` uses),
+//! so these nested builds never wait on the outer one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,7 +43,8 @@ fn main() {
             .current_dir(&root)
             .args([
                 "build",
-                "--release",
+                "--profile",
+                "wasm-release",
                 "--target",
                 "wasm32-wasip2",
                 "-p",
@@ -65,7 +66,7 @@ fn main() {
             status.success(),
             "building the est-ca-handler component ({dir}) failed"
         );
-        let wasm = target_dir.join("wasm32-wasip2/release/est_ca_handler.wasm");
+        let wasm = target_dir.join("wasm32-wasip2/wasm-release/est_ca_handler.wasm");
         assert!(
             Path::new(&wasm).exists(),
             "{} was not produced",

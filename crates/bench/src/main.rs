@@ -47,8 +47,9 @@ struct Args {
     #[arg(long)]
     pooling: bool,
     /// Benchmark this component instead of the embedded release build (for
-    /// example `target/wasm32-wasip2/profiling/est_ca_handler.wasm`, which
-    /// keeps function names for `--perf-map`).
+    /// example the `wasm-profiling` build,
+    /// `target/wasm32-wasip2/wasm-profiling/est_ca_handler.wasm`, which keeps
+    /// function names for `--perf-map`).
     #[arg(long)]
     component: Option<PathBuf>,
 }
