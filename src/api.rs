@@ -15,7 +15,7 @@
 //! so explicitly. Errors are RFC 9457 problem documents.
 
 use crate::config::{Config, Secret, Settings, parse_bool};
-use crate::error::HandlerError;
+use crate::error::{HandlerError, TransportCause};
 use crate::handler::{self, Enrollment, IssuedCertificate, Pending, PollResult};
 use crate::http::Transport;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,13 @@ struct Problem<'a> {
     /// The EST server's own HTTP status, when the problem is its answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     est_status: Option<u16>,
+    /// Why the EST server could not be reached (a transport failure's
+    /// cause, named as in the WIT contract).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'static str>,
+    /// The TLS alert the EST server sent, when the cause is `tls-alert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_alert: Option<u8>,
 }
 
 /// A problem document answer.
@@ -118,6 +125,8 @@ fn problem_with(
         status,
         detail,
         est_status,
+        cause: None,
+        tls_alert: None,
     };
     ApiResponse::json_as(status, &document, "application/problem+json")
 }
@@ -138,52 +147,61 @@ fn handler_problem(error: &HandlerError) -> ApiResponse {
 
 /// The problem document for `error`, with `status` instead of the usual one.
 fn handler_problem_as(error: &HandlerError, override_status: Option<u16>) -> ApiResponse {
+    let mut kind = error.kind();
+    let mut cause = None;
     let (status, title, est_status, detail) = match error {
-        HandlerError::Config(d) => (500, "Handler configuration error", None, d.clone()),
-        HandlerError::BadCsr(d) => (400, "Bad CSR", None, d.clone()),
+        HandlerError::Config(d) => (500, "Handler configuration error", None, d),
+        HandlerError::BadCsr(d) => (400, "Bad CSR", None, d),
         HandlerError::Unauthorized(f) => (
             502,
             "The EST server refused the handler's credentials",
             Some(f.status),
-            f.detail.clone(),
+            &f.detail,
         ),
         HandlerError::Rejected(f) => (
             502,
             "The EST server rejected the request",
             Some(f.status),
-            f.detail.clone(),
+            &f.detail,
         ),
-        HandlerError::ServerError(f) => (
-            502,
-            "The EST server failed",
-            Some(f.status),
-            f.detail.clone(),
-        ),
-        HandlerError::Transport(d) => (502, "The EST server could not be reached", None, d.clone()),
-        HandlerError::Timeout(d) => (
-            504,
-            "The EST server did not answer in time",
-            None,
-            d.clone(),
-        ),
-        HandlerError::MalformedAnswer(d) => {
-            (502, "The EST server's answer is unusable", None, d.clone())
+        HandlerError::ServerError(f) => (502, "The EST server failed", Some(f.status), &f.detail),
+        HandlerError::Transport(f) if f.cause == TransportCause::Timeout => {
+            cause = Some(f.cause);
+            kind = "timeout";
+            (
+                504,
+                "The EST server did not answer in time",
+                None,
+                &f.detail,
+            )
         }
+        HandlerError::Transport(f) => {
+            cause = Some(f.cause);
+            (502, "The EST server could not be reached", None, &f.detail)
+        }
+        HandlerError::MalformedAnswer(d) => (502, "The EST server's answer is unusable", None, d),
         HandlerError::CertificateMismatch(d) => (
             502,
             "The issued certificate does not match the request",
             None,
-            d.clone(),
+            d,
         ),
-        HandlerError::NotSupported(d) => (501, "Not supported", None, d.clone()),
+        HandlerError::NotSupported(d) => (501, "Not supported", None, d),
     };
-    problem_with(
-        override_status.unwrap_or(status),
-        error.kind(),
+    let status = override_status.unwrap_or(status);
+    let document = Problem {
+        kind: format!("urn:est-ca-handler:problem:{kind}"),
         title,
-        detail,
+        status,
+        detail: detail.clone(),
         est_status,
-    )
+        cause: cause.map(TransportCause::name),
+        tls_alert: match cause {
+            Some(TransportCause::TlsAlert(code)) => code,
+            _ => None,
+        },
+    };
+    ApiResponse::json_as(status, &document, "application/problem+json")
 }
 
 /// How callers of the API must authenticate.
@@ -367,6 +385,8 @@ pub fn handle(
                     status: e.code,
                     detail: e.detail,
                     est_status: None,
+                    cause: None,
+                    tls_alert: None,
                 };
                 ApiResponse::json_as(e.code, &document, "application/problem+json")
             }
@@ -462,6 +482,7 @@ fn health(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::TransportCause;
     use crate::http::{Request, Response, TransportError};
     use crate::testutil::{
         MapSettings, ScriptedTransport, TestCa, b64url, make_csr, pkcs7_answer, response,
@@ -725,8 +746,12 @@ mod tests {
             (live.status, json(&live)["ca_certificates"].as_u64()),
             (200, Some(2))
         );
-        let down =
-            ScriptedTransport::new(|_| Err(TransportError::Failed("connection refused".into())));
+        let down = ScriptedTransport::new(|_| {
+            Err(TransportError::failed(
+                TransportCause::ConnectionRefused,
+                "connection refused",
+            ))
+        });
         let doc = assert_problem(&call(&health, &settings(&[]), &down), 503, "transport");
         assert!(
             doc["detail"]
@@ -760,14 +785,20 @@ mod tests {
                 504,
                 "timeout",
                 server(&ca, |_| {
-                    Err(TransportError::Timeout("no answer in time".into()))
+                    Err(TransportError::failed(
+                        TransportCause::Timeout,
+                        "no answer in time",
+                    ))
                 }),
             ),
             (
                 502,
                 "transport",
                 server(&ca, |_| {
-                    Err(TransportError::Failed("TLS certificate error".into()))
+                    Err(TransportError::failed(
+                        TransportCause::TlsUntrusted,
+                        "TLS certificate error",
+                    ))
                 }),
             ),
             (
@@ -786,6 +817,13 @@ mod tests {
                 assert_eq!(doc["est_status"], 401);
                 assert!(doc["detail"].as_str().unwrap().contains("bad est password"));
             }
+            let cause = match kind {
+                "timeout" => Some("timeout"),
+                "transport" => Some("tls-untrusted"),
+                _ => None,
+            };
+            assert_eq!(doc["cause"].as_str(), cause, "{doc}");
+            assert!(doc.get("tls_alert").is_none(), "{doc}");
         }
         let transport = issuing(&ca);
         assert_problem(

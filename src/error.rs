@@ -11,6 +11,73 @@ pub struct HttpFailure {
     pub detail: String,
 }
 
+/// Why a request got no answer, as far as the transport can tell. Hosts
+/// and tools choose their hints from this, never from the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportCause {
+    /// The host name could not be resolved (or the lookup timed out).
+    Dns,
+    /// Nothing accepted a connection at the address and port.
+    ConnectionRefused,
+    /// The connection was reset or closed before the answer was complete.
+    ConnectionReset,
+    /// The server's TLS certificate is not trusted.
+    TlsUntrusted,
+    /// The server ended the TLS handshake with an alert (its code, when
+    /// the host reports it).
+    TlsAlert(Option<u8>),
+    /// The TLS handshake failed otherwise.
+    TlsProtocol,
+    /// The host's sandbox refused the destination.
+    DestinationDenied,
+    /// No answer within the configured time.
+    Timeout,
+    /// Anything else; the detail says what.
+    Other,
+}
+
+impl TransportCause {
+    /// The cause's name in the WIT contract and in problem documents.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::ConnectionRefused => "connection-refused",
+            Self::ConnectionReset => "connection-reset",
+            Self::TlsUntrusted => "tls-untrusted",
+            Self::TlsAlert(_) => "tls-alert",
+            Self::TlsProtocol => "tls-protocol",
+            Self::DestinationDenied => "destination-denied",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for TransportCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A request that got no answer: its cause and what happened, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    /// What kind of failure it was.
+    pub cause: TransportCause,
+    /// The failure in words.
+    pub detail: String,
+}
+
+impl TransportFailure {
+    /// A failure of `cause`, described by `detail`.
+    pub fn new(cause: TransportCause, detail: impl Into<String>) -> Self {
+        Self {
+            cause,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Why a handler call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerError {
@@ -24,10 +91,9 @@ pub enum HandlerError {
     Rejected(HttpFailure),
     /// The CA failed (HTTP 5xx) or answered with an unexpected status.
     ServerError(HttpFailure),
-    /// No answer: DNS, connection, TLS, or a destination the host refused.
-    Transport(String),
-    /// No answer within the configured time.
-    Timeout(String),
+    /// No answer: DNS, connection, TLS, a destination the host refused, or
+    /// no answer within the configured time.
+    Transport(TransportFailure),
     /// An answer that could not be understood.
     MalformedAnswer(String),
     /// An issued certificate that does not match the request.
@@ -50,8 +116,10 @@ impl HandlerError {
             Self::Unauthorized(f) => Self::Unauthorized(add_http(f)),
             Self::Rejected(f) => Self::Rejected(add_http(f)),
             Self::ServerError(f) => Self::ServerError(add_http(f)),
-            Self::Transport(d) => Self::Transport(add(d)),
-            Self::Timeout(d) => Self::Timeout(add(d)),
+            Self::Transport(f) => Self::Transport(TransportFailure {
+                detail: f.detail + note,
+                ..f
+            }),
             Self::MalformedAnswer(d) => Self::MalformedAnswer(add(d)),
             Self::CertificateMismatch(d) => Self::CertificateMismatch(add(d)),
             Self::NotSupported(d) => Self::NotSupported(add(d)),
@@ -67,7 +135,6 @@ impl HandlerError {
             Self::Rejected(_) => "rejected",
             Self::ServerError(_) => "server-error",
             Self::Transport(_) => "transport",
-            Self::Timeout(_) => "timeout",
             Self::MalformedAnswer(_) => "malformed-answer",
             Self::CertificateMismatch(_) => "certificate-mismatch",
             Self::NotSupported(_) => "not-supported",
@@ -83,8 +150,10 @@ impl fmt::Display for HandlerError {
             Self::Unauthorized(h) => write!(f, "unauthorized (HTTP {}): {}", h.status, h.detail),
             Self::Rejected(h) => write!(f, "rejected by the CA (HTTP {}): {}", h.status, h.detail),
             Self::ServerError(h) => write!(f, "CA server error (HTTP {}): {}", h.status, h.detail),
-            Self::Transport(d) => write!(f, "transport error: {d}"),
-            Self::Timeout(d) => write!(f, "timeout: {d}"),
+            Self::Transport(t) if t.cause == TransportCause::Timeout => {
+                write!(f, "timeout: {}", t.detail)
+            }
+            Self::Transport(t) => write!(f, "transport error ({}): {}", t.cause, t.detail),
             Self::MalformedAnswer(d) => write!(f, "malformed answer from the CA: {d}"),
             Self::CertificateMismatch(d) => {
                 write!(f, "issued certificate does not match the request: {d}")

@@ -3,7 +3,7 @@
 
 use crate::config::{Auth, Config, sanitize};
 use crate::csr::Csr;
-use crate::error::{HandlerError, HttpFailure};
+use crate::error::{HandlerError, HttpFailure, TransportFailure};
 use crate::http::{Limits, MAX_BODY, Method, Request, Response, TransportError};
 use crate::pkcs7::{self, ReceivedCertificate};
 
@@ -90,8 +90,10 @@ pub fn interpret(
 ) -> Result<Answer, HandlerError> {
     let op = operation.name();
     let response = outcome.map_err(|err| match err {
-        TransportError::Timeout(why) => HandlerError::Timeout(format!("/{op}: {why}")),
-        TransportError::Failed(why) => HandlerError::Transport(format!("/{op}: {why}")),
+        TransportError::Failed(failure) => HandlerError::Transport(TransportFailure {
+            detail: format!("/{op}: {}", failure.detail),
+            ..failure
+        }),
         TransportError::BodyTooLarge { limit } => {
             HandlerError::MalformedAnswer(format!("/{op}: the answer is larger than {limit} bytes"))
         }

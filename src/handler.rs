@@ -5,7 +5,7 @@ use crate::chain::issuer_chain;
 use crate::config::{Config, NamesCheck};
 use crate::csr::{Csr, same_public_key};
 use crate::encoding;
-use crate::error::{HandlerError, RevocationError};
+use crate::error::{HandlerError, RevocationError, TransportCause, TransportFailure};
 use crate::est::{self, Answer, Operation};
 use crate::http::Transport;
 use crate::names::{self, Names};
@@ -125,9 +125,7 @@ fn submit(
         .send_all(requests, est::limits(config))
         .into_iter();
     let (Some(enrolled), Some(cacerts)) = (outcomes.next(), outcomes.next()) else {
-        return Err(HandlerError::Transport(
-            "the transport lost a request".into(),
-        ));
+        return Err(lost_request());
     };
     let enrolled = match est::interpret(Operation::SimpleEnroll, enrolled)? {
         Answer::Pending { retry_after_secs } => {
@@ -193,8 +191,7 @@ fn fetch_ca_certs(
         .send_all(vec![request], est::limits(config))
         .into_iter()
         .next();
-    let outcome =
-        outcome.ok_or_else(|| HandlerError::Transport("the transport lost a request".into()))?;
+    let outcome = outcome.ok_or_else(lost_request)?;
     match est::interpret(Operation::CaCerts, outcome)? {
         Answer::Certificates(certs) => Ok(certs),
         Answer::Pending { .. } => Err(HandlerError::MalformedAnswer(
@@ -267,6 +264,14 @@ fn issued_but(leaf: &Certificate, error: HandlerError) -> HandlerError {
         " (the CA issued certificate serial {} for \"{}\", which could not be returned)",
         tbs.serial_number(),
         crate::dn::to_string(tbs.subject())
+    ))
+}
+
+/// A transport that answered fewer requests than it was given.
+fn lost_request() -> HandlerError {
+    HandlerError::Transport(TransportFailure::new(
+        TransportCause::Other,
+        "the transport lost a request",
     ))
 }
 
@@ -583,14 +588,24 @@ mod tests {
                 "holds no certificate",
             ),
             (
-                Box::new(|| Err(TransportError::Timeout("no answer in time".into()))),
-                "timeout",
-                "no answer in time",
+                Box::new(|| {
+                    Err(TransportError::failed(
+                        TransportCause::Timeout,
+                        "no answer in time",
+                    ))
+                }),
+                "transport",
+                "timeout: /simpleenroll: no answer in time",
             ),
             (
-                Box::new(|| Err(TransportError::Failed("connection refused".into()))),
+                Box::new(|| {
+                    Err(TransportError::failed(
+                        TransportCause::ConnectionRefused,
+                        "connection refused",
+                    ))
+                }),
                 "transport",
-                "connection refused",
+                "(connection-refused): /simpleenroll: connection refused",
             ),
             (
                 Box::new(|| Err(TransportError::BodyTooLarge { limit: 1024 })),

@@ -4,6 +4,7 @@
 //! use a scripted one.
 
 use crate::config::Scheme;
+use crate::error::{TransportCause, TransportFailure};
 
 /// The largest answer body read from the server, in bytes.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -82,19 +83,24 @@ impl Response {
     }
 }
 
-/// Why a request got no answer.
+/// Why a request got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// No answer within the time limit.
-    Timeout(String),
+    /// No answer: DNS, connection, TLS, a destination the host refused, or
+    /// the time limit.
+    Failed(TransportFailure),
     /// The answer's body was larger than the limit.
     BodyTooLarge {
         /// The limit in bytes.
         limit: usize,
     },
-    /// DNS, connection, TLS, or protocol failure, or a destination the
-    /// host refused; described in words.
-    Failed(String),
+}
+
+impl TransportError {
+    /// A failure of `cause`, described by `detail`.
+    pub fn failed(cause: TransportCause, detail: impl Into<String>) -> Self {
+        Self::Failed(TransportFailure::new(cause, detail))
+    }
 }
 
 /// Limits applied to every request of a batch.

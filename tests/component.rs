@@ -64,7 +64,7 @@ fn check(imports: &[String], exports: &[String], config: &str) {
     assert_eq!(
         exports,
         [
-            "acme:ca-handler/handler@0.1.0",
+            "acme:ca-handler/handler@0.2.0",
             "wasi:http/incoming-handler@0.2.12"
         ]
     );

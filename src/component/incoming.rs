@@ -8,15 +8,13 @@ use super::bindings::wasi::http::types::{
 };
 use super::bindings::wasi::io::streams::StreamError;
 use super::transport::WasiTransport;
-use super::{Component, WasiSettings, loaded_config, log_warnings};
+use super::{Component, WasiSettings, loaded_config, log, log_warnings};
 use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY};
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let response = serve(&request);
-        for line in &response.log {
-            eprintln!("est-ca-handler: warning: {line}");
-        }
+        log(&response.log);
         drop(request);
         respond(response_out, &response);
     }

@@ -24,7 +24,7 @@ mod bindings {
 }
 
 use crate::config::{Config, Settings};
-use crate::error::{HandlerError, HttpFailure};
+use crate::error::{HandlerError, HttpFailure, TransportCause, TransportFailure};
 use crate::handler::{self, Enrollment, IssuedCertificate, Pending, PollResult};
 use bindings::exports::acme::ca_handler::handler as wit;
 use bindings::exports::acme::ca_handler::handler::Guest;
@@ -53,7 +53,10 @@ impl Guest for Component {
     fn enroll(csr: String) -> Result<wit::Enrollment, wit::HandlerError> {
         let config = checked_config()?;
         match handler::enroll(config, &WasiTransport, &csr)? {
-            Enrollment::Issued(cert) => Ok(wit::Enrollment::Issued(cert.into())),
+            Enrollment::Issued(cert) => {
+                log(&cert.warnings);
+                Ok(wit::Enrollment::Issued(cert.into()))
+            }
             Enrollment::Pending(pending) => Ok(wit::Enrollment::Pending(pending.into())),
         }
     }
@@ -65,7 +68,10 @@ impl Guest for Component {
     ) -> Result<wit::PollResult, wit::HandlerError> {
         let config = checked_config()?;
         match handler::poll(config, &WasiTransport, &poll_identifier, &csr)? {
-            PollResult::Issued(cert) => Ok(wit::PollResult::Issued(cert.into())),
+            PollResult::Issued(cert) => {
+                log(&cert.warnings);
+                Ok(wit::PollResult::Issued(cert.into()))
+            }
             PollResult::Pending(pending) => Ok(wit::PollResult::Pending(pending.into())),
             PollResult::Rejected(reason) => Ok(wit::PollResult::Rejected(reason)),
         }
@@ -104,7 +110,12 @@ fn checked_config() -> Result<&'static Config, HandlerError> {
 
 /// Writes the configuration's warnings to stderr, where hosts log them.
 fn log_warnings(config: &Config) {
-    for warning in config.warnings() {
+    log(&config.warnings());
+}
+
+/// Writes warnings to stderr, where hosts log them.
+fn log(warnings: &[String]) {
+    for warning in warnings {
         eprintln!("est-ca-handler: warning: {warning}");
     }
 }
@@ -141,8 +152,7 @@ impl From<HandlerError> for wit::HandlerError {
             HandlerError::Unauthorized(f) => Self::Unauthorized(f.into()),
             HandlerError::Rejected(f) => Self::Rejected(f.into()),
             HandlerError::ServerError(f) => Self::ServerError(f.into()),
-            HandlerError::Transport(d) => Self::Transport(d),
-            HandlerError::Timeout(d) => Self::Timeout(d),
+            HandlerError::Transport(f) => Self::Transport(f.into()),
             HandlerError::MalformedAnswer(d) => Self::MalformedAnswer(d),
             HandlerError::CertificateMismatch(d) => Self::CertificateMismatch(d),
             HandlerError::NotSupported(d) => Self::NotSupported(d),
@@ -150,12 +160,27 @@ impl From<HandlerError> for wit::HandlerError {
     }
 }
 
-impl From<IssuedCertificate> for wit::Certificate {
-    /// Also writes the certificate's warnings to stderr, where hosts log them.
-    fn from(c: IssuedCertificate) -> Self {
-        for warning in &c.warnings {
-            eprintln!("est-ca-handler: warning: {warning}");
+impl From<TransportFailure> for wit::TransportFailure {
+    fn from(f: TransportFailure) -> Self {
+        Self {
+            cause: match f.cause {
+                TransportCause::Dns => wit::TransportCause::Dns,
+                TransportCause::ConnectionRefused => wit::TransportCause::ConnectionRefused,
+                TransportCause::ConnectionReset => wit::TransportCause::ConnectionReset,
+                TransportCause::TlsUntrusted => wit::TransportCause::TlsUntrusted,
+                TransportCause::TlsAlert(code) => wit::TransportCause::TlsAlert(code),
+                TransportCause::TlsProtocol => wit::TransportCause::TlsProtocol,
+                TransportCause::DestinationDenied => wit::TransportCause::DestinationDenied,
+                TransportCause::Timeout => wit::TransportCause::Timeout,
+                TransportCause::Other => wit::TransportCause::Other,
+            },
+            detail: f.detail,
         }
+    }
+}
+
+impl From<IssuedCertificate> for wit::Certificate {
+    fn from(c: IssuedCertificate) -> Self {
         Self {
             cert_bundle: c.cert_bundle,
             cert_raw: c.cert_raw,

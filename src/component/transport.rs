@@ -7,6 +7,7 @@ use super::bindings::wasi::http::types as http;
 use super::bindings::wasi::io::poll::{Pollable, poll};
 use super::bindings::wasi::io::streams::StreamError;
 use crate::config::Scheme;
+use crate::error::TransportCause;
 use crate::http::{Limits, Method, Request, Response, Transport, TransportError};
 
 /// Sends requests through the host's `wasi:http/outgoing-handler`.
@@ -36,8 +37,12 @@ fn start(
     request: &Request,
     timeout_ns: u64,
 ) -> Result<http::FutureIncomingResponse, TransportError> {
-    let refused =
-        |what: &str| TransportError::Failed(format!("the host refused the request's {what}"));
+    let refused = |what: &str| {
+        TransportError::failed(
+            TransportCause::Other,
+            format!("the host refused the request's {what}"),
+        )
+    };
     let headers = http::Fields::new();
     for (name, value) in &request.headers {
         headers
@@ -123,7 +128,10 @@ fn await_heads(
         drop(pollables);
         if ready.iter().any(|&i| i as usize == waiting.len()) && deadline.ready() {
             for (index, _) in waiting.drain(..) {
-                results[index] = Some(Err(TransportError::Timeout("no answer in time".into())));
+                results[index] = Some(Err(TransportError::failed(
+                    TransportCause::Timeout,
+                    "no answer in time",
+                )));
             }
             break;
         }
@@ -134,8 +142,9 @@ fn await_heads(
                 Some(Ok(Ok(response))) => results[index] = Some(Ok(response)),
                 Some(Ok(Err(code))) => results[index] = Some(Err(transport_error(code))),
                 Some(Err(())) => {
-                    results[index] = Some(Err(TransportError::Failed(
-                        "the host lost the response".into(),
+                    results[index] = Some(Err(TransportError::failed(
+                        TransportCause::Other,
+                        "the host lost the response",
                     )));
                 }
             }
@@ -144,7 +153,9 @@ fn await_heads(
     }
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(TransportError::Failed("no response".into()))))
+        .map(|r| {
+            r.unwrap_or_else(|| Err(TransportError::failed(TransportCause::Other, "no response")))
+        })
         .collect()
 }
 
@@ -156,13 +167,16 @@ fn read_response(
 ) -> Result<Response, TransportError> {
     let status = response.status();
     let headers = response.headers().entries();
-    let body = response
-        .consume()
-        .map_err(|()| TransportError::Failed("the response body was already taken".into()))?;
+    let body = response.consume().map_err(|()| {
+        TransportError::failed(TransportCause::Other, "the response body was already taken")
+    })?;
     let mut data = Vec::new();
     {
         let stream = body.stream().map_err(|()| {
-            TransportError::Failed("the response body stream was already taken".into())
+            TransportError::failed(
+                TransportCause::Other,
+                "the response body stream was already taken",
+            )
         })?;
         loop {
             match stream.read(64 * 1024) {
@@ -171,8 +185,9 @@ fn read_response(
                     poll(&[&readable, deadline]);
                     drop(readable);
                     if deadline.ready() {
-                        return Err(TransportError::Timeout(
-                            "the answer's body did not arrive in time".into(),
+                        return Err(TransportError::failed(
+                            TransportCause::Timeout,
+                            "the answer's body did not arrive in time",
                         ));
                     }
                 }
@@ -184,10 +199,11 @@ fn read_response(
                 }
                 Err(StreamError::Closed) => break,
                 Err(e) => {
-                    return Err(TransportError::Failed(format!(
-                        "reading the answer failed: {}",
-                        stream_error(e)
-                    )));
+                    let (cause, why) = stream_error(e);
+                    return Err(TransportError::failed(
+                        cause,
+                        format!("reading the answer failed: {why}"),
+                    ));
                 }
             }
         }
@@ -200,24 +216,42 @@ fn read_response(
     })
 }
 
-fn stream_error(error: StreamError) -> String {
+/// The cause and words of a failed read from a response body.
+fn stream_error(error: StreamError) -> (TransportCause, String) {
     match error {
-        StreamError::Closed => "the stream was closed".into(),
+        StreamError::Closed => (
+            TransportCause::ConnectionReset,
+            "the stream was closed".into(),
+        ),
         StreamError::LastOperationFailed(e) => match http::http_error_code(&e) {
-            Some(code) => describe(&code),
-            None => e.to_debug_string(),
+            Some(code) => (cause(&code), describe(&code)),
+            None => (TransportCause::Other, e.to_debug_string()),
         },
     }
 }
 
 fn transport_error(code: http::ErrorCode) -> TransportError {
+    TransportError::failed(cause(&code), describe(&code))
+}
+
+/// The cause of a `wasi:http` error code.
+fn cause(code: &http::ErrorCode) -> TransportCause {
     use http::ErrorCode as E;
     match code {
+        E::DnsTimeout | E::DnsError(_) | E::DestinationNotFound => TransportCause::Dns,
+        E::ConnectionRefused => TransportCause::ConnectionRefused,
+        E::ConnectionTerminated | E::ConnectionLimitReached | E::HttpResponseIncomplete => {
+            TransportCause::ConnectionReset
+        }
         E::ConnectionTimeout
         | E::ConnectionReadTimeout
         | E::ConnectionWriteTimeout
-        | E::HttpResponseTimeout => TransportError::Timeout(describe(&code)),
-        other => TransportError::Failed(describe(&other)),
+        | E::HttpResponseTimeout => TransportCause::Timeout,
+        E::TlsCertificateError => TransportCause::TlsUntrusted,
+        E::TlsAlertReceived(alert) => TransportCause::TlsAlert(alert.alert_id),
+        E::TlsProtocolError => TransportCause::TlsProtocol,
+        E::HttpRequestDenied | E::DestinationIpProhibited => TransportCause::DestinationDenied,
+        _ => TransportCause::Other,
     }
 }
 

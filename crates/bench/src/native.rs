@@ -3,6 +3,7 @@
 //! its connection pool), sent by plain native Rust without WebAssembly.
 
 use est_ca_handler::config::{Config, Scheme};
+use est_ca_handler::error::TransportCause;
 use est_ca_handler::http::{Limits, Method, Request, Response, Transport, TransportError};
 use est_ca_host::outbound::{Connector, pooled_client, tls_client};
 use http_body_util::{BodyExt, Full, Limited};
@@ -42,10 +43,9 @@ impl Transport for NativeTransport {
                 .collect();
             let mut outcomes = Vec::with_capacity(tasks.len());
             for task in tasks {
-                outcomes.push(
-                    task.await
-                        .unwrap_or_else(|e| Err(TransportError::Failed(e.to_string()))),
-                );
+                outcomes.push(task.await.unwrap_or_else(|e| {
+                    Err(TransportError::failed(TransportCause::Other, e.to_string()))
+                }));
             }
             outcomes
         })
@@ -60,7 +60,7 @@ async fn send(
     let timeout = Duration::from_secs(limits.timeout_secs.into());
     tokio::time::timeout(timeout, exchange(client, request, limits.max_body))
         .await
-        .map_err(|_| TransportError::Timeout("no answer in time".into()))?
+        .map_err(|_| TransportError::failed(TransportCause::Timeout, "no answer in time"))?
 }
 
 async fn exchange(
@@ -68,7 +68,8 @@ async fn exchange(
     request: Request,
     max_body: usize,
 ) -> Result<Response, TransportError> {
-    let failed = |e: &dyn std::fmt::Display| TransportError::Failed(e.to_string());
+    let failed =
+        |e: &dyn std::fmt::Display| TransportError::failed(TransportCause::Other, e.to_string());
     let scheme = match request.scheme {
         Scheme::Https => "https",
         Scheme::Http => "http",

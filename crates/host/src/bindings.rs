@@ -21,4 +21,5 @@ wasmtime::component::bindgen!({
 
 pub use exports::acme::ca_handler::handler::{
     Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
+    TransportCause, TransportFailure,
 };

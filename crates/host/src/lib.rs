@@ -32,6 +32,7 @@ pub mod settings;
 
 pub use bindings::{
     Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
+    TransportCause, TransportFailure,
 };
 pub use settings::Settings;
 
@@ -391,8 +392,13 @@ mod tests {
             .await
             .unwrap();
         match result {
-            Err(HandlerError::Transport(text)) => {
-                assert!(text.contains("destination not allowed"), "{text}")
+            Err(HandlerError::Transport(failure)) => {
+                assert!(matches!(failure.cause, TransportCause::DestinationDenied));
+                assert!(
+                    failure.detail.contains("destination not allowed"),
+                    "{}",
+                    failure.detail
+                )
             }
             other => panic!("{other:?}"),
         }

@@ -158,7 +158,7 @@ fn exit_code(error: &HandlerError) -> u8 {
         HandlerError::Config(_) => exit::CONFIG,
         HandlerError::Unauthorized(_) => exit::UNAUTHORIZED,
         HandlerError::BadCsr(_) | HandlerError::Rejected(_) => exit::REJECTED,
-        HandlerError::Transport(_) | HandlerError::Timeout(_) => exit::TRANSPORT,
+        HandlerError::Transport(_) => exit::TRANSPORT,
         HandlerError::ServerError(_)
         | HandlerError::MalformedAnswer(_)
         | HandlerError::CertificateMismatch(_) => exit::SERVER,

@@ -1,7 +1,7 @@
 //! What the command line shows a person: a summary of an issued
 //! certificate, a check of its chain, and an explanation of each failure.
 
-use crate::bindings::HandlerError;
+use crate::bindings::{HandlerError, TransportCause, TransportFailure};
 use anyhow::{Context, Result, anyhow, bail};
 use der::Decode;
 use rustls::client::danger::ServerCertVerifier;
@@ -135,6 +135,55 @@ pub fn verify_chain(bundle: &str, trust_anchors_pem: &str) -> Result<()> {
     Ok(())
 }
 
+/// What to look at for a transport failure of `cause`.
+pub fn transport_hint(cause: TransportCause) -> Option<String> {
+    Some(match cause {
+        TransportCause::Dns => "check the host name in est_host".into(),
+        TransportCause::ConnectionRefused => {
+            "nothing listens there: check the port in est_host".into()
+        }
+        TransportCause::ConnectionReset => {
+            "the server closed the connection: check that est_host is an EST server and that it is up".into()
+        }
+        TransportCause::TlsUntrusted => {
+            "the server's certificate is not trusted: set ca_bundle to its CA (PEM)".into()
+        }
+        TransportCause::TlsAlert(code) => format!(
+            "the server refused the TLS handshake ({}): check est_client_cert/est_client_key and that the EST server trusts their issuer",
+            tls_alert_name(code)
+        ),
+        TransportCause::TlsProtocol => {
+            "no common TLS version or cipher suite, or a certificate the host does not trust: check ca_bundle and the server's TLS settings".into()
+        }
+        TransportCause::DestinationDenied => {
+            "the host allows requests to est_host only".into()
+        }
+        TransportCause::Timeout => "see request_timeout".into(),
+        TransportCause::Other => return None,
+    })
+}
+
+/// The name of a TLS alert code (RFC 8446 §6).
+fn tls_alert_name(code: Option<u8>) -> String {
+    let Some(code) = code else {
+        return "alert code not reported".into();
+    };
+    let name = match code {
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        70 => "protocol_version",
+        116 => "certificate_required",
+        _ => return format!("alert {code}"),
+    };
+    format!("alert {code}, {name}")
+}
+
 /// One line saying what failed, plus a hint about what to look at.
 pub fn explain(error: &HandlerError) -> String {
     match error {
@@ -151,22 +200,15 @@ pub fn explain(error: &HandlerError) -> String {
         HandlerError::ServerError(f) => {
             format!("the EST server failed (HTTP {}): {}", f.status, f.detail)
         }
-        HandlerError::Transport(detail) => {
-            let hint = if detail.contains("TLS certificate") {
-                " — the server's certificate is not trusted: set ca_bundle to its CA (PEM)"
-            } else if detail.contains("TLS alert") {
-                " — the server refused the TLS handshake: check est_client_cert/est_client_key"
-            } else if detail.contains("DNS") {
-                " — check the host name in est_host"
-            } else if detail.contains("refused") && !detail.contains("denied") {
-                " — nothing listens there: check the port in est_host"
-            } else {
-                ""
-            };
-            format!("cannot reach the EST server: {detail}{hint}")
-        }
-        HandlerError::Timeout(detail) => {
-            format!("the EST server did not answer in time: {detail} — see request_timeout")
+        HandlerError::Transport(failure) => {
+            let TransportFailure { cause, detail } = failure;
+            match transport_hint(*cause) {
+                Some(hint) if matches!(cause, TransportCause::Timeout) => {
+                    format!("the EST server did not answer in time: {detail} — {hint}")
+                }
+                Some(hint) => format!("cannot reach the EST server: {detail} — {hint}"),
+                None => format!("cannot reach the EST server: {detail}"),
+            }
         }
         HandlerError::MalformedAnswer(detail) => {
             format!("the EST server's answer is unusable: {detail}")

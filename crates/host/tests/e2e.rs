@@ -4,7 +4,7 @@
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use est_ca_host::report::{pem_certificates, verify_chain};
-use est_ca_host::{Certificate, Enrollment, HandlerError, PollResult, Settings};
+use est_ca_host::{Certificate, Enrollment, HandlerError, PollResult, Settings, TransportCause};
 use est_server::{AuthMode, BodyFault, Ca, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
 use rcgen::{CertificateParams, DnType};
 use std::path::PathBuf;
@@ -382,10 +382,18 @@ async fn an_untrusted_server_certificate_is_a_tls_trust_error() {
     let lab = Lab::basic().await;
     // No ca_bundle: the host's public roots do not know the local CA.
     let err = error(enroll(&lab.settings(&[("ca_bundle", "")])).await);
-    let HandlerError::Transport(text) = &err else {
+    let HandlerError::Transport(failure) = &err else {
         panic!("{err:?}")
     };
-    assert!(text.contains("TLS certificate error"), "{text}");
+    assert!(
+        matches!(failure.cause, TransportCause::TlsUntrusted),
+        "{err:?}"
+    );
+    assert!(
+        failure.detail.contains("TLS certificate error"),
+        "{}",
+        failure.detail
+    );
     // Trusting another CA is no better.
     let other = Ca::new("Other", KeyType::EcdsaP256).unwrap();
     let other_root = lab.file("other-root.pem", other.root_pem());
@@ -425,10 +433,14 @@ async fn a_client_certificate_the_server_does_not_trust_is_a_clear_error() {
         ("est_client_key", &lab.file("stranger.key", key_pem)),
     ]);
     let err = error(enroll(&settings).await);
-    let HandlerError::Transport(text) = &err else {
+    let HandlerError::Transport(failure) = &err else {
         panic!("{err:?}")
     };
-    assert!(text.contains("TLS alert"), "{text}");
+    assert!(
+        matches!(failure.cause, TransportCause::TlsAlert(Some(_))),
+        "{err:?}"
+    );
+    assert!(failure.detail.contains("TLS alert"), "{}", failure.detail);
     assert!(lab.server.requests().is_empty());
 }
 
@@ -611,8 +623,8 @@ async fn every_fault_knob_gives_its_typed_error() {
                 ..Faults::default()
             },
             &[("request_timeout", "1")],
-            "Timeout",
-            "",
+            "Transport",
+            "TransportCause::Timeout",
         ),
     ];
     for (faults, extra, kind, text) in cases {
@@ -756,7 +768,8 @@ async fn unreachable_servers_are_transport_errors() {
     .unwrap();
     let err = error(enroll(&settings).await);
     assert!(
-        matches!(&err, HandlerError::Transport(t) if t.contains("connection refused")),
+        matches!(&err, HandlerError::Transport(t)
+            if matches!(t.cause, TransportCause::ConnectionRefused) && t.detail.contains("connection refused")),
         "{err:?}"
     );
 }
