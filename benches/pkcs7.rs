@@ -3,7 +3,8 @@
 //! certificates as PEM: the component's CPU work per answer.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use est_ca_handler::{encoding, pkcs7};
+use est_ca_handler::encoding;
+use est_ca_handler::est::pkcs7;
 use std::hint::black_box;
 
 fn decode_and_pem(c: &mut Criterion) {
@@ -14,7 +15,7 @@ fn decode_and_pem(c: &mut Criterion) {
             let certs = pkcs7::decode_certs_only(black_box(answer.as_bytes())).unwrap();
             let pem: String = certs
                 .iter()
-                .map(|cert| encoding::pem("CERTIFICATE", &cert.der))
+                .map(|cert| encoding::pem("CERTIFICATE", cert.der()))
                 .collect();
             black_box(pem)
         })

@@ -2,28 +2,40 @@
 //! servers, built as a WebAssembly component that exports the
 //! `acme:ca-handler` world (see `wit/ca-handler.wit`).
 //!
-//! The data path reads top to bottom:
-//! [`csr`] (the request in) → [`est`] (the EST requests, over a
-//! [`http::Transport`]) → [`pkcs7`] (the answers back) → [`chain`] and
-//! [`encoding`] (the PEM bundle out), driven by [`handler`] under a
-//! validated [`config::Config`]. Everything but the `component` module is
-//! plain Rust that builds and tests natively; `component` is the thin
-//! `wasi:http` / `wasi:config` glue compiled only for WebAssembly.
+//! The data path reads top to bottom, one layer a folder:
+//!
+//! 1. [`config`]: the settings, read through a [`config::SettingsSource`]
+//!    and validated into one [`config::Config`] (every problem at once).
+//! 2. [`x509::csr`]: the CSR in (base64url, base64 or PEM), parsed and
+//!    checked before anything is sent.
+//! 3. [`est::request`]: the EST requests ([`est::EstRequest`]:
+//!    `CaCerts` or `SimpleEnroll(&Csr)`) as plain HTTP values, sent
+//!    together over a [`transport::Transport`] (`wasi:http` in the
+//!    component, a scripted one in tests).
+//! 4. [`est::answer`]: what each HTTP answer means (status, headers,
+//!    `Retry-After`), with [`est::pkcs7`] reading the certs-only PKCS#7.
+//! 5. [`x509::chain`] and [`x509::names`]: the issued certificate is
+//!    matched to the CSR's key and names and put on its chain.
+//! 6. [`encoding`]: the PEM bundle out.
+//!
+//! [`handler`] drives those steps for each operation of the WIT contract;
+//! [`api`] serves the same operations as an HTTP API; [`error`] holds the
+//! typed failures that cross the component boundary; [`text`] makes outside
+//! text safe for errors and logs. Everything but `component` is plain Rust
+//! that builds and tests natively; `component` is the thin `wasi:http` /
+//! `wasi:config` glue compiled only for WebAssembly.
 
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod chain;
 pub mod config;
-pub mod csr;
-pub mod dn;
 pub mod encoding;
 pub mod error;
 pub mod est;
 pub mod handler;
-pub mod http;
-pub mod names;
-pub mod pkcs7;
+pub mod text;
+pub mod transport;
+pub mod x509;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -1,9 +1,13 @@
-//! The WebAssembly glue: exports the `handler` interface and the HTTP API,
-//! and provides the EST logic with a `wasi:http` transport and a
-//! `wasi:config` settings source. Nothing here interprets EST; it only moves
-//! values across the component boundary.
+//! The WebAssembly glue: exports the `handler` interface (here) and the
+//! HTTP API ([`incoming`]), and gives the EST logic a `wasi:http` transport
+//! ([`transport`]) and a `wasi:config` settings source ([`settings`]);
+//! [`convert`] maps values onto the WIT types. Nothing here interprets EST;
+//! it only moves values across the component boundary, and writes warnings
+//! to stderr (where hosts log them) at the exports, in one place.
 
+mod convert;
 mod incoming;
+mod settings;
 mod transport;
 
 mod bindings {
@@ -23,16 +27,12 @@ mod bindings {
     });
 }
 
-use crate::config::{Config, Settings};
-use crate::error::{HandlerError, HttpFailure, TransportCause, TransportFailure};
-use crate::handler::{self, Enrollment, IssuedCertificate, Pending, PollResult};
+use crate::config::Config;
+use crate::error::HandlerError;
+use crate::handler::{self, Enrollment, PollResult};
 use bindings::exports::acme::ca_handler::handler as wit;
 use bindings::exports::acme::ca_handler::handler::Guest;
-// Both versions of wasi:config are vendored, so the bindings carry the version.
-#[cfg(not(feature = "wasmtime-serve"))]
-use bindings::wasi::config0_2_0_draft_2024_09_27::store;
-#[cfg(feature = "wasmtime-serve")]
-use bindings::wasi::config0_2_0_rc_1::store;
+use settings::WasiSettings;
 use std::sync::OnceLock;
 use transport::WasiTransport;
 
@@ -117,83 +117,5 @@ fn log_warnings(config: &Config) {
 fn log(warnings: &[String]) {
     for warning in warnings {
         eprintln!("est-ca-handler: warning: {warning}");
-    }
-}
-
-struct WasiSettings;
-
-impl Settings for WasiSettings {
-    fn get(&self, key: &str) -> Result<Option<String>, String> {
-        store::get(key).map_err(|e| match e {
-            store::Error::Upstream(why) => format!("upstream: {why}"),
-            store::Error::Io(why) => format!("I/O: {why}"),
-        })
-    }
-
-    fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-impl From<HttpFailure> for wit::HttpFailure {
-    fn from(f: HttpFailure) -> Self {
-        Self {
-            status: f.status,
-            detail: f.detail,
-        }
-    }
-}
-
-impl From<HandlerError> for wit::HandlerError {
-    fn from(e: HandlerError) -> Self {
-        match e {
-            HandlerError::Config(d) => Self::Config(d),
-            HandlerError::BadCsr(d) => Self::BadCsr(d),
-            HandlerError::Unauthorized(f) => Self::Unauthorized(f.into()),
-            HandlerError::Rejected(f) => Self::Rejected(f.into()),
-            HandlerError::ServerError(f) => Self::ServerError(f.into()),
-            HandlerError::Transport(f) => Self::Transport(f.into()),
-            HandlerError::MalformedAnswer(d) => Self::MalformedAnswer(d),
-            HandlerError::CertificateMismatch(d) => Self::CertificateMismatch(d),
-            HandlerError::NotSupported(d) => Self::NotSupported(d),
-        }
-    }
-}
-
-impl From<TransportFailure> for wit::TransportFailure {
-    fn from(f: TransportFailure) -> Self {
-        Self {
-            cause: match f.cause {
-                TransportCause::Dns => wit::TransportCause::Dns,
-                TransportCause::ConnectionRefused => wit::TransportCause::ConnectionRefused,
-                TransportCause::ConnectionReset => wit::TransportCause::ConnectionReset,
-                TransportCause::TlsUntrusted => wit::TransportCause::TlsUntrusted,
-                TransportCause::TlsAlert(code) => wit::TransportCause::TlsAlert(code),
-                TransportCause::TlsProtocol => wit::TransportCause::TlsProtocol,
-                TransportCause::DestinationDenied => wit::TransportCause::DestinationDenied,
-                TransportCause::Timeout => wit::TransportCause::Timeout,
-                TransportCause::Other => wit::TransportCause::Other,
-            },
-            detail: f.detail,
-        }
-    }
-}
-
-impl From<IssuedCertificate> for wit::Certificate {
-    fn from(c: IssuedCertificate) -> Self {
-        Self {
-            cert_bundle: c.cert_bundle,
-            cert_raw: c.cert_raw,
-            warnings: c.warnings,
-        }
-    }
-}
-
-impl From<Pending> for wit::Pending {
-    fn from(p: Pending) -> Self {
-        Self {
-            poll_identifier: p.poll_identifier,
-            retry_after_seconds: p.retry_after_seconds,
-        }
     }
 }

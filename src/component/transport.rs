@@ -8,7 +8,7 @@ use super::bindings::wasi::io::poll::{Pollable, poll};
 use super::bindings::wasi::io::streams::StreamError;
 use crate::config::Scheme;
 use crate::error::TransportCause;
-use crate::http::{Limits, Method, Request, Response, Transport, TransportError};
+use crate::transport::{Limits, Method, Request, Response, Transport, TransportError};
 
 /// Sends requests through the host's `wasi:http/outgoing-handler`.
 pub(super) struct WasiTransport;

@@ -77,7 +77,7 @@ fn pairs(server: &EstServer, anchor: &Path) -> Vec<(String, String)> {
 
 struct MapSettings(BTreeMap<String, String>);
 
-impl est_ca_handler::config::Settings for MapSettings {
+impl est_ca_handler::config::SettingsSource for MapSettings {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
         Ok(self.0.get(key).cloned())
     }

@@ -4,7 +4,7 @@
 
 use est_ca_handler::config::{Config, Scheme};
 use est_ca_handler::error::TransportCause;
-use est_ca_handler::http::{Limits, Method, Request, Response, Transport, TransportError};
+use est_ca_handler::transport::{Limits, Method, Request, Response, Transport, TransportError};
 use est_ca_host::outbound::{Connector, pooled_client, tls_client};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;

@@ -96,7 +96,7 @@ struct View<'a> {
     env: &'a [(String, String)],
 }
 
-impl est_ca_handler::config::Settings for View<'_> {
+impl est_ca_handler::config::SettingsSource for View<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
         Ok(self.values.get(key).cloned())
     }

@@ -7,7 +7,7 @@
 //! into a virtualenv under cargo's target directory, made on first use.
 
 use der::Decode;
-use est_ca_handler::names::Names;
+use est_ca_handler::x509::names::Names;
 use est_server::Faults;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -54,7 +54,7 @@ impl NameValue {
 impl fmt::Display for NameValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Dns(name) => write!(f, "{}", crate::config::sanitize(name, 256)),
+            Self::Dns(name) => write!(f, "{}", crate::text::sanitize(name, 256)),
             Self::Ip(ip) => write!(f, "{ip}"),
         }
     }
@@ -136,7 +136,7 @@ fn common_names(subject: &Name) -> Names {
     let mut names = Names::default();
     for rdn in subject.as_ref().iter() {
         for atv in rdn.as_ref().iter().filter(|atv| atv.oid == COMMON_NAME) {
-            if let Some(text) = crate::dn::text(&atv.value) {
+            if let Some(text) = crate::x509::dn::text(&atv.value) {
                 names.0.insert(NameValue::from_text(&text));
             }
         }

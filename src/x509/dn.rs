@@ -120,8 +120,8 @@ mod tests {
             to_string(cert.tbs_certificate().subject()),
             "CN=Dn\\, \\\"quoted\\\" Root"
         );
-        let vector = include_bytes!("../tests/data/acme2certifier/certs_der.p7b");
-        let certs = crate::pkcs7::decode_certs_only(vector).unwrap();
+        let vector = include_bytes!("../../tests/data/acme2certifier/certs_der.p7b");
+        let certs = crate::est::pkcs7::decode_certs_only(vector).unwrap();
         assert_eq!(
             to_string(certs[0].tbs_certificate().subject()),
             "CN=sub-ca,OU=acme2certifier"

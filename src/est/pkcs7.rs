@@ -51,14 +51,13 @@ impl core::fmt::Display for Pkcs7Error {
     }
 }
 
-/// A certificate from an EST answer: decoded, and the DER the server sent.
+/// A certificate from an EST answer: the DER the server sent and its
+/// decoded form. Both are private and set once, from the same bytes, so
+/// they cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedCertificate {
-    /// The certificate's DER as received (a certificate's DER encoding is
-    /// unique, so these are the server's bytes).
-    pub der: Vec<u8>,
-    /// The decoded certificate.
-    pub cert: Certificate,
+    der: Vec<u8>,
+    cert: Certificate,
 }
 
 impl ReceivedCertificate {
@@ -66,6 +65,17 @@ impl ReceivedCertificate {
     pub fn from_der(der: Vec<u8>) -> Result<Self, der::Error> {
         let cert = Certificate::from_der(&der)?;
         Ok(Self { der, cert })
+    }
+
+    /// The certificate's DER exactly as received (a certificate's DER
+    /// encoding is unique, so these are the server's bytes).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The decoded certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
     }
 }
 
@@ -96,7 +106,7 @@ pub fn decode_certs_only(body: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7E
             Ok(Some((label, _))) => {
                 return Err(Pkcs7Error::Encoding(format!(
                     "a PEM block labelled \"{}\" instead of PKCS7",
-                    crate::config::sanitize(&label, 40)
+                    crate::text::sanitize(&label, 40)
                 )));
             }
             Ok(None) => return Err(Pkcs7Error::Encoding("no PEM block".into())),
@@ -207,11 +217,11 @@ mod tests {
     use crate::testutil::{TestCa, b64, certs_only};
     use der::Encode;
 
-    const DER: &[u8] = include_bytes!("../tests/data/acme2certifier/certs_der.p7b");
-    const PEM: &[u8] = include_bytes!("../tests/data/acme2certifier/certs.p7b");
+    const DER: &[u8] = include_bytes!("../../tests/data/acme2certifier/certs_der.p7b");
+    const PEM: &[u8] = include_bytes!("../../tests/data/acme2certifier/certs.p7b");
     const OPENSSL_DER: &str =
-        include_str!("../tests/data/acme2certifier/certs_der.p7b.openssl.txt");
-    const OPENSSL_PEM: &str = include_str!("../tests/data/acme2certifier/certs.p7b.openssl.txt");
+        include_str!("../../tests/data/acme2certifier/certs_der.p7b.openssl.txt");
+    const OPENSSL_PEM: &str = include_str!("../../tests/data/acme2certifier/certs.p7b.openssl.txt");
 
     /// The PEM blocks of OpenSSL's `-print_certs` output, without its
     /// `subject=`/`issuer=` lines.
@@ -224,7 +234,7 @@ mod tests {
     fn as_pem(certs: &[ReceivedCertificate]) -> Vec<String> {
         certs
             .iter()
-            .map(|c| crate::encoding::pem("CERTIFICATE", &c.der))
+            .map(|c| crate::encoding::pem("CERTIFICATE", c.der()))
             .collect()
     }
 
@@ -269,7 +279,7 @@ mod tests {
         let (root, inter) = (ca.root_der(), ca.intermediate_der());
         for order in [[&root, &inter], [&inter, &root]] {
             let certs = decode_certs_only(&certs_only(&[order[0], order[1]])).unwrap();
-            let ders: Vec<Vec<u8>> = certs.iter().map(|c| c.der.clone()).collect();
+            let ders: Vec<Vec<u8>> = certs.iter().map(|c| c.der().to_vec()).collect();
             assert_eq!(ders, vec![order[0].clone(), order[1].clone()]);
             let reencoded: Vec<Vec<u8>> = certs.iter().map(|c| c.to_der().unwrap()).collect();
             assert_eq!(reencoded, ders);
@@ -391,7 +401,7 @@ mod tests {
         ]);
         let certs = decode_certs_only(&message).unwrap();
         assert_eq!(certs.len(), 1);
-        assert_eq!(certs[0].der, root);
+        assert_eq!(certs[0].der(), root);
         assert_eq!(
             certs[0].tbs_certificate().subject(),
             certs[0].tbs_certificate().issuer()

@@ -1,14 +1,19 @@
-//! Fixtures for the native tests: a real test CA (rcgen), CSRs, certs-only
-//! messages in any certificate order, and a scripted transport.
+//! Fixtures for the native tests: a real test CA (rcgen), CSRs and
+//! certs-only messages in any certificate order (here), settings from a map
+//! ([`settings`]), and the one scripted EST server ([`est_server`]).
 
-use crate::config::Settings;
-use crate::http::{Limits, Request, Response, Transport, TransportError};
+pub mod est_server;
+pub mod settings;
+
+pub use est_server::{
+    ScriptedTransport, enroll_answers, enrolled_csr, est_server, is_enroll, issuing, issuing_with,
+    pkcs7_answer, response,
+};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, CertifiedIssuer, DnType,
     IsCa, KeyPair,
 };
-use std::cell::RefCell;
-use std::collections::HashMap;
+pub use settings::MapSettings;
 
 /// A root and an intermediate CA that sign CSRs.
 pub struct TestCa {
@@ -125,106 +130,4 @@ pub fn b64(der: &[u8]) -> String {
 pub fn b64url(der: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der)
-}
-
-/// Settings from a map, with a separate environment.
-#[derive(Default, Clone)]
-pub struct MapSettings {
-    pub values: HashMap<String, String>,
-    pub env: HashMap<String, String>,
-    pub fail: Option<String>,
-}
-
-impl MapSettings {
-    pub fn with(pairs: &[(&str, &str)]) -> Self {
-        Self {
-            values: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Self::default()
-        }
-    }
-
-    pub fn env(mut self, name: &str, value: &str) -> Self {
-        self.env.insert(name.into(), value.into());
-        self
-    }
-}
-
-impl Settings for MapSettings {
-    fn get(&self, key: &str) -> Result<Option<String>, String> {
-        match &self.fail {
-            Some(why) => Err(why.clone()),
-            None => Ok(self.values.get(key).cloned()),
-        }
-    }
-
-    fn env(&self, name: &str) -> Option<String> {
-        self.env.get(name).cloned()
-    }
-}
-
-type Script = Box<dyn Fn(&Request) -> Result<Response, TransportError>>;
-
-/// A transport that answers from a script and records every batch sent.
-pub struct ScriptedTransport {
-    script: Script,
-    pub batches: RefCell<Vec<Vec<Request>>>,
-}
-
-impl ScriptedTransport {
-    pub fn new(script: impl Fn(&Request) -> Result<Response, TransportError> + 'static) -> Self {
-        Self {
-            script: Box::new(script),
-            batches: RefCell::new(Vec::new()),
-        }
-    }
-
-    pub fn requests(&self) -> Vec<Request> {
-        self.batches.borrow().iter().flatten().cloned().collect()
-    }
-}
-
-impl Transport for ScriptedTransport {
-    fn send_all(
-        &self,
-        requests: Vec<Request>,
-        _limits: Limits,
-    ) -> Vec<Result<Response, TransportError>> {
-        let outcomes = requests.iter().map(|r| (self.script)(r)).collect();
-        self.batches.borrow_mut().push(requests);
-        outcomes
-    }
-}
-
-/// An answer with `status`, headers and body.
-pub fn response(
-    status: u16,
-    headers: &[(&str, &str)],
-    body: impl Into<Vec<u8>>,
-) -> Result<Response, TransportError> {
-    Ok(Response {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-            .collect(),
-        body: body.into(),
-    })
-}
-
-/// A 200 certs-only answer, base64 as RFC 7030 says.
-pub fn pkcs7_answer(certs: &[&[u8]]) -> Result<Response, TransportError> {
-    response(
-        200,
-        &[
-            (
-                "content-type",
-                "application/pkcs7-mime; smime-type=certs-only",
-            ),
-            ("content-transfer-encoding", "base64"),
-        ],
-        b64(&certs_only(certs)),
-    )
 }

@@ -4,7 +4,7 @@
 
 use crate::encoding::{self, DecodeError};
 use crate::error::HandlerError;
-use crate::names::Names;
+use crate::x509::names::Names;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use x509_cert::request::CertReq;
@@ -42,7 +42,7 @@ impl Csr {
             Ok(Some((label, _))) => {
                 return Err(bad(format!(
                     "expected a PEM \"CERTIFICATE REQUEST\", found \"{}\"",
-                    crate::config::sanitize(&label, 40)
+                    crate::text::sanitize(&label, 40)
                 )));
             }
             Ok(None) => encoding::decode_base64(text.as_bytes()).map_err(|e| match e {
@@ -120,7 +120,7 @@ impl Csr {
 
     /// The subject as an RFC 4514 string, for messages.
     pub fn subject(&self) -> String {
-        crate::dn::to_string(&self.request.info.subject)
+        crate::x509::dn::to_string(&self.request.info.subject)
     }
 }
 
@@ -142,7 +142,7 @@ mod tests {
     use super::*;
     use crate::testutil::{b64, b64url, make_csr};
 
-    const VECTOR: &[u8] = include_bytes!("../tests/data/acme2certifier/csr.der");
+    const VECTOR: &[u8] = include_bytes!("../../tests/data/acme2certifier/csr.der");
 
     fn bad_csr(text: &str) -> String {
         match Csr::parse(text) {

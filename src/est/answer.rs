@@ -1,35 +1,17 @@
-//! The EST protocol (RFC 7030 §4.1 and §4.2): the requests the handler
-//! sends and what each answer means.
+//! What an EST answer means (RFC 7030 §4.1.3, §4.2.3): a certs-only
+//! PKCS#7, a pending enrollment, or a typed error that keeps the server's
+//! own (sanitised) words.
 
-use crate::config::{Auth, Config, sanitize};
-use crate::csr::Csr;
+use super::pkcs7::{self, ReceivedCertificate};
+use super::request::Endpoint;
 use crate::error::{HandlerError, HttpFailure, TransportFailure};
-use crate::http::{Limits, MAX_BODY, Method, Request, Response, TransportError};
-use crate::pkcs7::{self, ReceivedCertificate};
+use crate::text::sanitize;
+use crate::transport::{Response, TransportError};
 
 /// The delay assumed when a 202 answer has no usable `Retry-After`.
 pub const DEFAULT_RETRY_AFTER_SECS: u32 = 60;
 /// The longest server text kept in an error message, in characters.
 pub const MAX_DETAIL: usize = 512;
-
-/// The EST operations the handler uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// `GET /cacerts` (§4.1).
-    CaCerts,
-    /// `POST /simpleenroll` (§4.2.1).
-    SimpleEnroll,
-}
-
-impl Operation {
-    /// The path segment of the operation.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CaCerts => "cacerts",
-            Self::SimpleEnroll => "simpleenroll",
-        }
-    }
-}
 
 /// What a successful EST answer carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,52 +25,12 @@ pub enum Answer {
     },
 }
 
-/// The request for `operation`; `csr` is the body of an enrollment.
-pub fn request(config: &Config, operation: Operation, csr: Option<&Csr>) -> Request {
-    let mut headers = vec![(
-        "user-agent".to_owned(),
-        concat!("est-ca-handler/", env!("CARGO_PKG_VERSION")).to_owned(),
-    )];
-    if let Auth::Basic { user, password } = &config.auth {
-        // Sent up front: not every EST server sends a challenge first.
-        let credentials =
-            crate::encoding::base64_line(format!("{user}:{}", password.expose()).as_bytes());
-        headers.push(("authorization".to_owned(), format!("Basic {credentials}")));
-    }
-    let (method, body) = match (operation, csr) {
-        (Operation::SimpleEnroll, Some(csr)) => {
-            let body = csr.est_body().into_bytes();
-            headers.push(("content-type".to_owned(), "application/pkcs10".to_owned()));
-            headers.push(("content-transfer-encoding".to_owned(), "base64".to_owned()));
-            headers.push(("content-length".to_owned(), body.len().to_string()));
-            (Method::Post, body)
-        }
-        _ => (Method::Get, Vec::new()),
-    };
-    Request {
-        method,
-        scheme: config.url.scheme,
-        authority: config.url.authority.clone(),
-        path: config.url.path(operation.name()),
-        headers,
-        body,
-    }
-}
-
-/// The limits for requests made under `config`.
-pub fn limits(config: &Config) -> Limits {
-    Limits {
-        timeout_secs: config.request_timeout_secs,
-        max_body: MAX_BODY,
-    }
-}
-
-/// Interprets the outcome of `operation`'s request.
+/// Interprets the outcome of a request to `endpoint`.
 pub fn interpret(
-    operation: Operation,
+    endpoint: Endpoint,
     outcome: Result<Response, TransportError>,
 ) -> Result<Answer, HandlerError> {
-    let op = operation.name();
+    let op = endpoint.name();
     let response = outcome.map_err(|err| match err {
         TransportError::Failed(failure) => HandlerError::Transport(TransportFailure {
             detail: format!("/{op}: {}", failure.detail),
@@ -117,7 +59,7 @@ pub fn interpret(
                 .map(Answer::Certificates)
                 .map_err(|e| HandlerError::MalformedAnswer(format!("/{op}: {e}")))
         }
-        202 if operation == Operation::SimpleEnroll => Ok(Answer::Pending {
+        202 if endpoint == Endpoint::SimpleEnroll => Ok(Answer::Pending {
             retry_after_secs: retry_after(response.header("retry-after")),
         }),
         401 | 403 => Err(HandlerError::Unauthorized(failure(

@@ -1,0 +1,198 @@
+//! The HTTP API the component serves as a serverless function
+//! (`wasi:http/incoming-handler`), over the same handler operations:
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `POST /enroll` | `200` `{cert_bundle, cert_raw, poll_identifier, warnings}`, or `202` `{poll_identifier, retry_after}` |
+//! | `POST /poll` | `200` / `202` as above, `403` when the CA rejected the request |
+//! | `GET /cacerts` | `200` `application/pem-certificate-chain` |
+//! | `GET /health[?live=true]` | `200`, or `503` saying what is wrong |
+//! | `POST /revoke` | the handler's "not supported" answer |
+//! | `POST /trigger` | the handler's "not supported" answer (EST pushes nothing) |
+//!
+//! Every route but `/health` requires `Authorization: Bearer <api_token>`.
+//! Without an `api_token` nothing is issued unless `api_auth = none` says
+//! so explicitly. Errors are RFC 9457 problem documents.
+
+mod auth;
+mod body;
+mod health;
+mod problem;
+pub mod route;
+
+pub use problem::{problem, too_large};
+pub use route::Route;
+
+use crate::config::{Config, SettingsSource};
+use crate::error::HandlerError;
+use crate::handler::{self, Enrollment, PollResult};
+use crate::transport::Transport;
+use body::{EnrollBody, PollBody, is_json, issued, parse_json, pending};
+use problem::{Problem, handler_problem};
+use serde::Serialize;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// An HTTP request to the API.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest<'a> {
+    /// The method, upper case.
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The query, without `?`.
+    pub query: &'a str,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The body, at most [`MAX_REQUEST_BODY`] bytes.
+    pub body: &'a [u8],
+}
+
+/// The API's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (the content type among them).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Warnings for the operator's log (the component writes them to
+    /// stderr), such as names missing from an issued certificate.
+    pub log: Vec<String>,
+}
+
+impl ApiResponse {
+    pub(crate) fn json(status: u16, value: &impl Serialize) -> Self {
+        Self::json_as(status, value, "application/json")
+    }
+
+    pub(crate) fn json_as(status: u16, value: &impl Serialize, content_type: &str) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Self {
+            status,
+            headers: vec![("content-type", content_type.into())],
+            body,
+            log: Vec::new(),
+        }
+    }
+
+    /// The value of header `name`, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Answers one API request. `config` is the handler configuration as
+/// loaded from `source`, which also holds the API's own settings.
+pub fn handle(
+    request: &ApiRequest<'_>,
+    source: &dyn SettingsSource,
+    config: Result<&Config, &HandlerError>,
+    transport: &dyn Transport,
+) -> ApiResponse {
+    let route = match Route::resolve(request.method, request.path) {
+        Ok(route) => route,
+        Err(answer) => return answer,
+    };
+    if route.needs_token()
+        && let Err(refusal) = auth::authorize(request, source)
+    {
+        return refusal;
+    }
+    let configured = |answer: &dyn Fn(&Config) -> ApiResponse| match config {
+        Ok(config) => answer(config),
+        Err(e) => handler_problem(e),
+    };
+    match route {
+        Route::Health => health::health(request, config, transport),
+        Route::Revoke => revoke(),
+        Route::Trigger => match handler::trigger() {
+            Ok(cert) => issued(&cert),
+            Err(e) => handler_problem(&e),
+        },
+        Route::Enroll => configured(&|config| enroll(request, config, transport)),
+        Route::Poll => configured(&|config| poll(request, config, transport)),
+        Route::CaCerts => configured(&|config| ca_certs(config, transport)),
+    }
+}
+
+/// `POST /enroll`: the CSR as the body, or as `{"csr": ...}`.
+fn enroll(request: &ApiRequest<'_>, config: &Config, transport: &dyn Transport) -> ApiResponse {
+    let csr = if is_json(request) {
+        match parse_json::<EnrollBody>(request.body) {
+            Ok(body) => body.csr,
+            Err(response) => return response,
+        }
+    } else {
+        String::from_utf8_lossy(request.body).into_owned()
+    };
+    match handler::enroll(config, transport, &csr) {
+        Ok(Enrollment::Issued(cert)) => issued(&cert),
+        Ok(Enrollment::Pending(p)) => pending(&p),
+        Err(e) => handler_problem(&e),
+    }
+}
+
+/// `POST /poll`: `{"poll_identifier", "csr"}`.
+fn poll(request: &ApiRequest<'_>, config: &Config, transport: &dyn Transport) -> ApiResponse {
+    let body = match parse_json::<PollBody>(request.body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match handler::poll(config, transport, &body.poll_identifier, &body.csr) {
+        Ok(PollResult::Issued(cert)) => issued(&cert),
+        Ok(PollResult::Pending(p)) => pending(&p),
+        Ok(PollResult::Rejected(reason)) => {
+            problem(403, "rejected", "The CA rejected the request", reason)
+        }
+        Err(e) => handler_problem(&e),
+    }
+}
+
+/// `GET /cacerts`: the CA certificates as one PEM chain.
+fn ca_certs(config: &Config, transport: &dyn Transport) -> ApiResponse {
+    match handler::ca_certs(config, transport) {
+        Ok(pems) => ApiResponse {
+            status: 200,
+            headers: vec![("content-type", "application/pem-certificate-chain".into())],
+            body: pems.concat().into_bytes(),
+            log: Vec::new(),
+        },
+        Err(e) => handler_problem(&e),
+    }
+}
+
+/// `POST /revoke`: the handler's answer, as a problem document typed with
+/// the ACME error URN it gives.
+fn revoke() -> ApiResponse {
+    match handler::revoke() {
+        Ok(()) => ApiResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+            log: Vec::new(),
+        },
+        Err(e) => {
+            let document = Problem {
+                kind: e.message,
+                title: "Revocation failed",
+                status: e.code,
+                detail: e.detail,
+                est_status: None,
+                cause: None,
+                tls_alert: None,
+            };
+            ApiResponse::json_as(e.code, &document, "application/problem+json")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+//! The API's routes, and the method each takes.
+
+use super::ApiResponse;
+use super::problem::problem;
+
+/// A route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /enroll`
+    Enroll,
+    /// `POST /poll`
+    Poll,
+    /// `GET /cacerts`
+    CaCerts,
+    /// `GET /health`
+    Health,
+    /// `POST /revoke`
+    Revoke,
+    /// `POST /trigger`
+    Trigger,
+}
+
+impl Route {
+    /// Every route, for documentation and tests.
+    pub const ALL: [Route; 6] = [
+        Self::Enroll,
+        Self::Poll,
+        Self::CaCerts,
+        Self::Health,
+        Self::Revoke,
+        Self::Trigger,
+    ];
+
+    /// The route's path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Enroll => "/enroll",
+            Self::Poll => "/poll",
+            Self::CaCerts => "/cacerts",
+            Self::Health => "/health",
+            Self::Revoke => "/revoke",
+            Self::Trigger => "/trigger",
+        }
+    }
+
+    /// The one method the route takes.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::CaCerts | Self::Health => "GET",
+            Self::Enroll | Self::Poll | Self::Revoke | Self::Trigger => "POST",
+        }
+    }
+
+    /// Whether callers must present the API token (every route but
+    /// `/health`).
+    pub fn needs_token(self) -> bool {
+        self != Self::Health
+    }
+
+    /// The route for `method` and `path`, or the `404` / `405` answer.
+    pub fn resolve(method: &str, path: &str) -> Result<Self, ApiResponse> {
+        let Some(route) = Self::ALL.into_iter().find(|r| r.path() == path) else {
+            return Err(problem(
+                404,
+                "not-found",
+                "Not found",
+                format!("no route {}", crate::text::sanitize(path, 200)),
+            ));
+        };
+        if method != route.method() {
+            let mut response = problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("{} takes {}", route.path(), route.method()),
+            );
+            response.headers.push(("allow", route.method().into()));
+            return Err(response);
+        }
+        Ok(route)
+    }
+}

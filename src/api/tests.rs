@@ -1,0 +1,420 @@
+//! The HTTP API over a scripted EST server: routes, token, bodies, problem documents.
+
+use super::*;
+use crate::error::TransportCause;
+use crate::testutil::{
+    MapSettings, ScriptedTransport, TestCa, b64url, est_server, issuing, make_csr, pkcs7_answer,
+    response,
+};
+use crate::transport::TransportError;
+use serde_json::Value;
+use std::rc::Rc;
+
+const TOKEN: &str = "api-Token-123";
+
+fn settings(extra: &[(&str, &str)]) -> MapSettings {
+    let mut pairs = vec![
+        ("est_host", "https://est.test"),
+        ("est_user", "u"),
+        ("est_password", "p"),
+        ("api_token", TOKEN),
+    ];
+    pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    pairs.extend(extra.iter().filter(|(_, v)| !v.is_empty()));
+    MapSettings::with(&pairs)
+}
+
+struct Call<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    auth: Option<String>,
+    content_type: Option<&'a str>,
+    body: Vec<u8>,
+}
+
+fn post(path: &str, body: impl Into<Vec<u8>>) -> Call<'_> {
+    Call {
+        method: "POST",
+        path,
+        query: "",
+        auth: Some(format!("Bearer {TOKEN}")),
+        content_type: None,
+        body: body.into(),
+    }
+}
+
+fn get(path: &str) -> Call<'_> {
+    Call {
+        method: "GET",
+        path,
+        query: "",
+        auth: Some(format!("Bearer {TOKEN}")),
+        content_type: None,
+        body: Vec::new(),
+    }
+}
+
+fn call(c: &Call<'_>, settings: &MapSettings, transport: &ScriptedTransport) -> ApiResponse {
+    let config = Config::load(settings);
+    let request = ApiRequest {
+        method: c.method,
+        path: c.path,
+        query: c.query,
+        authorization: c.auth.as_deref(),
+        content_type: c.content_type,
+        body: &c.body,
+    };
+    handle(&request, settings, config.as_ref(), transport)
+}
+
+fn json(response: &ApiResponse) -> Value {
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+fn assert_problem(response: &ApiResponse, status: u16, kind: &str) -> Value {
+    assert_eq!(
+        response.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let doc = json(response);
+    assert_eq!(doc["status"], status);
+    assert_eq!(doc["type"], format!("urn:est-ca-handler:problem:{kind}"));
+    assert!(doc["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(doc["detail"].as_str().is_some_and(|t| !t.is_empty()));
+    doc
+}
+
+#[test]
+fn enroll_takes_every_csr_form_and_answers_acme2certifiers_names() {
+    let ca = Rc::new(TestCa::new("Api"));
+    let transport = issuing(&ca);
+    let der = make_csr("api.example.test");
+    let pem = crate::encoding::pem("CERTIFICATE REQUEST", &der);
+    let json_body = format!("{{\"csr\": \"{}\"}}", b64url(&der));
+    for body in [
+        b64url(&der),
+        crate::encoding::base64_line(&der),
+        pem,
+        json_body,
+    ] {
+        let response = call(&post("/enroll", body.clone()), &settings(&[]), &transport);
+        assert_eq!(
+            response.status,
+            200,
+            "{body}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let value = json(&response);
+        assert!(
+            value["cert_bundle"]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----\n")
+        );
+        assert!(value["cert_raw"].as_str().unwrap().starts_with("MII"));
+        assert!(value["poll_identifier"].is_null());
+    }
+}
+
+#[test]
+fn pending_is_202_with_retry_after_then_poll_issues() {
+    let ca = Rc::new(TestCa::new("ApiPending"));
+    let der = make_csr("p.example.test");
+    let transport = est_server(&ca, |_| response(202, &[("retry-after", "42")], ""));
+    let deferred = call(&post("/enroll", b64url(&der)), &settings(&[]), &transport);
+    assert_eq!(deferred.status, 202);
+    assert_eq!(deferred.header("retry-after"), Some("42"));
+    let value = json(&deferred);
+    assert_eq!(value["retry_after"], 42);
+    let id = value["poll_identifier"].as_str().unwrap().to_owned();
+
+    let poll = format!(
+        "{{\"cert_name\": \"c1\", \"poll_identifier\": \"{id}\", \"csr\": \"{}\"}}",
+        b64url(&der)
+    );
+    assert_eq!(
+        call(&post("/poll", poll.clone()), &settings(&[]), &transport).status,
+        202
+    );
+    let polled = call(&post("/poll", poll.clone()), &settings(&[]), &issuing(&ca));
+    assert_eq!(polled.status, 200);
+    let rejecting = est_server(&ca, |_| response(400, &[], "denied by policy"));
+    let doc = assert_problem(
+        &call(&post("/poll", poll), &settings(&[]), &rejecting),
+        403,
+        "rejected",
+    );
+    assert!(doc["detail"].as_str().unwrap().contains("denied by policy"));
+}
+
+#[test]
+fn the_token_is_required_unless_explicitly_turned_off() {
+    let ca = Rc::new(TestCa::new("ApiAuth"));
+    let transport = issuing(&ca);
+    let csr = b64url(&make_csr("a.example.test"));
+    let mut missing = post("/enroll", csr.clone());
+    missing.auth = None;
+    let response = call(&missing, &settings(&[]), &transport);
+    assert_problem(&response, 401, "unauthorized");
+    assert!(response.header("www-authenticate").is_some());
+    let mut wrong = post("/enroll", csr.clone());
+    wrong.auth = Some("Bearer api-Token-124".into());
+    assert_problem(
+        &call(&wrong, &settings(&[]), &transport),
+        401,
+        "unauthorized",
+    );
+    let mut basic = post("/enroll", csr.clone());
+    basic.auth = Some(format!("Basic {TOKEN}"));
+    assert_problem(
+        &call(&basic, &settings(&[]), &transport),
+        401,
+        "unauthorized",
+    );
+
+    // No token configured: nothing is issued, whatever is sent.
+    let doc = assert_problem(
+        &call(
+            &post("/enroll", csr.clone()),
+            &settings(&[("api_token", "")]),
+            &transport,
+        ),
+        503,
+        "api-auth-unconfigured",
+    );
+    assert!(doc["detail"].as_str().unwrap().contains("api_auth = none"));
+    // ...unless the operator says so.
+    assert_eq!(
+        call(
+            &missing,
+            &settings(&[("api_token", ""), ("api_auth", "none")]),
+            &transport
+        )
+        .status,
+        200
+    );
+    // The token may come from an environment variable.
+    let from_env = settings(&[("api_token", ""), ("api_token_variable", "API_TOKEN_ENV")])
+        .env("API_TOKEN_ENV", TOKEN);
+    assert_eq!(
+        call(&post("/enroll", csr.clone()), &from_env, &transport).status,
+        200
+    );
+    assert_problem(
+        &call(
+            &post("/enroll", csr),
+            &settings(&[("api_auth", "maybe")]),
+            &transport,
+        ),
+        500,
+        "config",
+    );
+    // The token never appears in an answer.
+    assert!(
+        transport
+            .requests()
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains(TOKEN))
+    );
+}
+
+#[test]
+fn health_needs_no_token_and_says_what_is_wrong() {
+    let ca = Rc::new(TestCa::new("ApiHealth"));
+    let mut health = get("/health");
+    health.auth = None;
+    let ok = call(&health, &settings(&[]), &issuing(&ca));
+    assert_eq!((ok.status, json(&ok)["status"].as_str()), (200, Some("ok")));
+    let doc = assert_problem(
+        &call(&health, &settings(&[("est_host", "")]), &issuing(&ca)),
+        503,
+        "config",
+    );
+    assert!(doc["detail"].as_str().unwrap().contains("est_host"));
+
+    health.query = "live=true";
+    let live = call(&health, &settings(&[]), &issuing(&ca));
+    assert_eq!(
+        (live.status, json(&live)["ca_certificates"].as_u64()),
+        (200, Some(2))
+    );
+    let down = ScriptedTransport::new(|_| {
+        Err(TransportError::failed(
+            TransportCause::ConnectionRefused,
+            "connection refused",
+        ))
+    });
+    let doc = assert_problem(&call(&health, &settings(&[]), &down), 503, "transport");
+    assert!(
+        doc["detail"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused")
+    );
+}
+
+#[test]
+fn errors_map_to_statuses_with_the_est_servers_words() {
+    let ca = Rc::new(TestCa::new("ApiErrors"));
+    let csr = b64url(&make_csr("e.example.test"));
+    let cases: Vec<(u16, &str, ScriptedTransport)> = vec![
+        (
+            502,
+            "unauthorized",
+            est_server(&ca, |_| response(401, &[], "bad est password")),
+        ),
+        (
+            502,
+            "rejected",
+            est_server(&ca, |_| response(400, &[], "no CN")),
+        ),
+        (
+            502,
+            "server-error",
+            est_server(&ca, |_| response(503, &[], "maintenance")),
+        ),
+        (
+            504,
+            "timeout",
+            est_server(&ca, |_| {
+                Err(TransportError::failed(
+                    TransportCause::Timeout,
+                    "no answer in time",
+                ))
+            }),
+        ),
+        (
+            502,
+            "transport",
+            est_server(&ca, |_| {
+                Err(TransportError::failed(
+                    TransportCause::TlsUntrusted,
+                    "TLS certificate error",
+                ))
+            }),
+        ),
+        (
+            502,
+            "malformed-answer",
+            est_server(&ca, |_| response(200, &[], "junk!")),
+        ),
+    ];
+    for (status, kind, transport) in cases {
+        let doc = assert_problem(
+            &call(&post("/enroll", csr.clone()), &settings(&[]), &transport),
+            status,
+            kind,
+        );
+        if kind == "unauthorized" {
+            assert_eq!(doc["est_status"], 401);
+            assert!(doc["detail"].as_str().unwrap().contains("bad est password"));
+        }
+        let cause = match kind {
+            "timeout" => Some("timeout"),
+            "transport" => Some("tls-untrusted"),
+            _ => None,
+        };
+        assert_eq!(doc["cause"].as_str(), cause, "{doc}");
+        assert!(doc.get("tls_alert").is_none(), "{doc}");
+    }
+    let transport = issuing(&ca);
+    assert_problem(
+        &call(&post("/enroll", "not a csr"), &settings(&[]), &transport),
+        400,
+        "bad-csr",
+    );
+    assert_problem(
+        &call(&post("/enroll", "{\"csr\": 5}"), &settings(&[]), &transport),
+        400,
+        "bad-request",
+    );
+    assert_problem(
+        &call(&post("/poll", "{}"), &settings(&[]), &transport),
+        400,
+        "bad-request",
+    );
+    assert_problem(
+        &call(
+            &post("/enroll", csr),
+            &settings(&[("est_user", "")]),
+            &transport,
+        ),
+        500,
+        "config",
+    );
+}
+
+#[test]
+fn routes_methods_cacerts_and_revoke() {
+    let ca = Rc::new(TestCa::new("ApiRoutes"));
+    let transport = issuing(&ca);
+    assert_problem(
+        &call(&get("/nope"), &settings(&[]), &transport),
+        404,
+        "not-found",
+    );
+    let response = call(&get("/enroll"), &settings(&[]), &transport);
+    assert_problem(&response, 405, "method-not-allowed");
+    assert_eq!(response.header("allow"), Some("POST"));
+    let cacerts = call(&get("/cacerts"), &settings(&[]), &transport);
+    assert_eq!(
+        (cacerts.status, cacerts.header("content-type")),
+        (200, Some("application/pem-certificate-chain"))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&cacerts.body)
+            .matches("-----BEGIN CERTIFICATE-----")
+            .count(),
+        2
+    );
+    let revoke = call(&post("/revoke", "{}"), &settings(&[]), &transport);
+    assert_eq!(revoke.status, 500);
+    let doc = json(&revoke);
+    assert_eq!(doc["type"], "urn:ietf:params:acme:error:serverInternal");
+    assert_eq!(doc["detail"], "Revocation is not supported.");
+    let trigger = call(&post("/trigger", "{}"), &settings(&[]), &transport);
+    let doc = assert_problem(&trigger, 501, "not-supported");
+    assert_eq!(doc["detail"], "Method not implemented.");
+    assert_eq!(too_large().status, 413);
+}
+
+#[test]
+fn missing_names_come_back_as_warnings_for_the_caller_and_the_log() {
+    let ca = Rc::new(TestCa::new("ApiNames"));
+    let ca2 = Rc::clone(&ca);
+    let transport = est_server(&ca, move |r| {
+        let csr = crate::encoding::decode_base64(&r.body).unwrap();
+        pkcs7_answer(&[&ca2.issue_without_sans(&csr)])
+    });
+    let csr = b64url(&crate::testutil::make_csr_with(
+        "api.example.test",
+        &["api.example.test", "alt.example.test"],
+    ));
+    let response = call(&post("/enroll", csr.clone()), &settings(&[]), &transport);
+    assert_eq!(response.status, 200);
+    let warnings = json(&response)["warnings"].clone();
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|w| w.contains("lacks 1 name(s) the CSR asked for: alt.example.test")),
+        "{warnings}"
+    );
+    assert_eq!(response.log, vec![warnings[0].as_str().unwrap().to_owned()]);
+
+    let strict = settings(&[("est_names_check", "error")]);
+    let refused = call(&post("/enroll", csr), &strict, &transport);
+    let doc = assert_problem(&refused, 502, "certificate-mismatch");
+    assert!(
+        doc["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("alt.example.test")),
+        "{doc}"
+    );
+}

@@ -1,0 +1,207 @@
+//! `est_host`, `est_label` and `est_insecure_http`: where the EST service
+//! lives, validated into an [`EstUrl`].
+
+use super::keys;
+use super::options::parse_bool;
+use super::source::Reader;
+use crate::text::sanitize;
+use core::fmt;
+
+/// The URL scheme used to reach the EST server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// TLS, the only scheme allowed by default.
+    Https,
+    /// Plain HTTP, only with `est_insecure_http: True`.
+    Http,
+}
+
+impl Scheme {
+    /// The scheme as written in a URL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Https => "https",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// The validated location of the EST service: scheme, authority and the
+/// path prefix every EST operation is appended to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EstUrl {
+    /// `https` (or `http` when explicitly allowed).
+    pub scheme: Scheme,
+    /// `host[:port]` as configured (IPv6 literals in brackets).
+    pub authority: String,
+    /// `[/prefix]/.well-known/est[/label]`, without a trailing slash.
+    pub base_path: String,
+}
+
+impl EstUrl {
+    /// The path of EST `operation` (e.g. `cacerts`).
+    pub fn path(&self, operation: &str) -> String {
+        format!("{}/{operation}", self.base_path)
+    }
+}
+
+impl fmt::Display for EstUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme.as_str(),
+            self.authority,
+            self.base_path
+        )
+    }
+}
+
+/// Reads the EST server's location; problems go to `reader`.
+pub(crate) fn load(reader: &mut Reader<'_>) -> Option<EstUrl> {
+    let host = reader.value_or_variable(keys::EST_HOST, keys::EST_HOST_VARIABLE);
+    let label = reader.value(keys::EST_LABEL);
+    let insecure_http = match reader
+        .value(keys::EST_INSECURE_HTTP)
+        .as_deref()
+        .map(parse_bool)
+    {
+        None => false,
+        Some(Some(allowed)) => allowed,
+        Some(None) => {
+            reader.problem(format!(
+                "\"{}\" must be True or False",
+                keys::EST_INSECURE_HTTP
+            ));
+            false
+        }
+    };
+    let Some(host) = host else {
+        reader.problem("Configuration incomplete: \"est_host\" parameter is missing");
+        return None;
+    };
+    parse_est_url(&host, label.as_deref(), insecure_http)
+        .map_err(|problem| reader.problem(problem))
+        .ok()
+}
+
+/// Validates `est_host` (and `est_label`) and builds the EST base URL.
+fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result<EstUrl, String> {
+    let shown = sanitize(&redact_userinfo(host), 200);
+    let bad = |why: &str| format!("\"est_host\" {why}: \"{shown}\"");
+    if host.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("must not contain spaces or control characters"));
+    }
+    let (scheme, rest) = match host.split_once("://") {
+        Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
+        Some((s, rest)) if s.eq_ignore_ascii_case("http") => {
+            if !insecure_http {
+                return Err(bad(
+                    "uses plain http://; use https://, or set \"est_insecure_http: True\" if something in between provides TLS",
+                ));
+            }
+            (Scheme::Http, rest)
+        }
+        _ => return Err(bad("must be an absolute https:// URL")),
+    };
+    if host.contains('?') || host.contains('#') {
+        return Err(bad("must not contain a query or fragment"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err(bad(
+            "must not carry credentials; use est_user and est_password",
+        ));
+    }
+    validate_authority(authority).map_err(bad)?;
+    let prefix = path.trim_end_matches('/');
+    if prefix
+        .split('/')
+        .skip(1)
+        .any(|seg| seg == "." || seg == ".." || seg.is_empty())
+    {
+        return Err(bad("has an invalid path"));
+    }
+    let mut base_path = format!("{prefix}/.well-known/est");
+    if let Some(label) = label {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+            || label == "."
+            || label == ".."
+        {
+            return Err(format!(
+                "\"est_label\" must be one path segment of letters, digits, '-', '.', '_' or '~': \"{}\"",
+                sanitize(label, 100)
+            ));
+        }
+        base_path.push('/');
+        base_path.push_str(label);
+    }
+    Ok(EstUrl {
+        scheme,
+        authority: authority.to_owned(),
+        base_path,
+    })
+}
+
+/// `host` with any `user:password@` part replaced by `***@`.
+fn redact_userinfo(host: &str) -> String {
+    let start = host.find("://").map_or(0, |i| i + 3);
+    let end = host[start..]
+        .find(['/', '?', '#'])
+        .map_or(host.len(), |i| start + i);
+    match host[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &host[..start], &host[start + at..]),
+        None => host.to_owned(),
+    }
+}
+
+fn validate_authority(authority: &str) -> Result<(), &'static str> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or("has an unterminated IPv6 literal")?;
+        if v6.is_empty()
+            || !v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err("has an invalid IPv6 literal");
+        }
+        match after {
+            "" => ("v6", None),
+            p => (
+                "v6",
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or("has junk after the IPv6 literal")?,
+                ),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host name");
+    }
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err("has an invalid host name");
+    }
+    if let Some(port) = port {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => return Err("has an invalid port"),
+        }
+    }
+    Ok(())
+}

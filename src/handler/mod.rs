@@ -1,0 +1,284 @@
+//! The CA-handler operations, independent of how they are called: CSR in,
+//! EST requests out, PKCS#7 back, PEM out.
+
+use crate::config::{Config, NamesCheck};
+use crate::encoding;
+use crate::error::{HandlerError, RevocationError, TransportCause, TransportFailure};
+use crate::est::pkcs7::ReceivedCertificate;
+use crate::est::{self, Answer, Endpoint, EstRequest};
+use crate::transport::Transport;
+use crate::x509::chain::issuer_chain;
+use crate::x509::csr::{Csr, same_public_key};
+use crate::x509::names::{self, Names};
+use x509_cert::Certificate;
+
+/// An issued certificate in acme2certifier's shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    /// The certificate, then its issuing chain, as PEM.
+    pub cert_bundle: String,
+    /// The certificate's DER as base64 on one line.
+    pub cert_raw: String,
+    /// Things the operator should know about this certificate (names the
+    /// CSR asked for that it lacks, under `est_names_check = warn`).
+    pub warnings: Vec<String>,
+}
+
+/// A request the CA has not decided yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// What `poll` needs back: the CSR's fingerprint.
+    pub poll_identifier: String,
+    /// Seconds the CA asked to wait.
+    pub retry_after_seconds: u32,
+}
+
+/// The outcome of `enroll`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enrollment {
+    /// Issued at once.
+    Issued(IssuedCertificate),
+    /// Deferred by the CA.
+    Pending(Pending),
+}
+
+/// The outcome of `poll`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollResult {
+    /// Issued now.
+    Issued(IssuedCertificate),
+    /// Still deferred.
+    Pending(Pending),
+    /// Refused by the CA for good, with its reason.
+    Rejected(String),
+}
+
+/// The CA certificates the server publishes, as PEM, in its order.
+pub fn ca_certs(config: &Config, transport: &dyn Transport) -> Result<Vec<String>, HandlerError> {
+    let certs = fetch_ca_certs(config, transport)?;
+    Ok(certs.iter().map(certificate_pem).collect())
+}
+
+/// Requests a certificate for `csr_text` (base64url, base64 or PEM).
+pub fn enroll(
+    config: &Config,
+    transport: &dyn Transport,
+    csr_text: &str,
+) -> Result<Enrollment, HandlerError> {
+    let csr = Csr::parse(csr_text)?;
+    submit(config, transport, &csr)
+}
+
+/// Asks again for a certificate `enroll` left pending, by repeating the
+/// enrollment request (RFC 7030 §4.2.3). `poll_identifier` must be the one
+/// `enroll` returned for this CSR.
+pub fn poll(
+    config: &Config,
+    transport: &dyn Transport,
+    poll_identifier: &str,
+    csr_text: &str,
+) -> Result<PollResult, HandlerError> {
+    let csr = Csr::parse(csr_text)?;
+    if poll_identifier.trim() != csr.fingerprint() {
+        return Err(HandlerError::BadCsr(format!(
+            "the poll identifier \"{}\" does not belong to this CSR (its identifier is {})",
+            crate::text::sanitize(poll_identifier, 80),
+            csr.fingerprint()
+        )));
+    }
+    match submit(config, transport, &csr) {
+        Ok(Enrollment::Issued(cert)) => Ok(PollResult::Issued(cert)),
+        Ok(Enrollment::Pending(pending)) => Ok(PollResult::Pending(pending)),
+        Err(HandlerError::Rejected(failure)) => Ok(PollResult::Rejected(format!(
+            "HTTP {}: {}",
+            failure.status, failure.detail
+        ))),
+        Err(other) => Err(other),
+    }
+}
+
+/// Revocation is not part of EST's simple API.
+pub fn revoke() -> Result<(), RevocationError> {
+    Err(RevocationError {
+        code: 500,
+        message: "urn:ietf:params:acme:error:serverInternal".into(),
+        detail: "Revocation is not supported.".into(),
+    })
+}
+
+/// EST servers push nothing to the ACME server.
+pub fn trigger() -> Result<IssuedCertificate, HandlerError> {
+    Err(HandlerError::NotSupported("Method not implemented.".into()))
+}
+
+/// Sends `/cacerts` and `/simpleenroll` together and builds the result.
+fn submit(
+    config: &Config,
+    transport: &dyn Transport,
+    csr: &Csr,
+) -> Result<Enrollment, HandlerError> {
+    let requests = vec![
+        EstRequest::SimpleEnroll(csr).to_http(config),
+        EstRequest::CaCerts.to_http(config),
+    ];
+    let mut outcomes = transport
+        .send_all(requests, est::limits(config))
+        .into_iter();
+    let (Some(enrolled), Some(cacerts)) = (outcomes.next(), outcomes.next()) else {
+        return Err(lost_request());
+    };
+    let enrolled = match est::interpret(Endpoint::SimpleEnroll, enrolled)? {
+        Answer::Pending { retry_after_secs } => {
+            return Ok(Enrollment::Pending(Pending {
+                poll_identifier: csr.fingerprint(),
+                retry_after_seconds: retry_after_secs,
+            }));
+        }
+        Answer::Certificates(certs) => certs,
+    };
+    let (leaf, extra) = pick_issued(csr, enrolled)?;
+    let warnings = check_names(config.names_check, csr, &leaf).map_err(|e| issued_but(&leaf, e))?;
+    let cas = match est::interpret(Endpoint::CaCerts, cacerts) {
+        Ok(Answer::Certificates(cas)) => cas,
+        // The certificate exists now; one more try keeps it from being lost.
+        _ => fetch_ca_certs(config, transport).map_err(|e| issued_but(&leaf, e))?,
+    };
+    let mut issued = bundle(&leaf, &cas, &extra)?;
+    issued.warnings = warnings;
+    Ok(Enrollment::Issued(issued))
+}
+
+/// Compares the issued certificate's names with the CSR's: an error under
+/// `est_names_check = error`, a warning under `warn`, nothing under `off`.
+fn check_names(
+    mode: NamesCheck,
+    csr: &Csr,
+    leaf: &Certificate,
+) -> Result<Vec<String>, HandlerError> {
+    if mode == NamesCheck::Off {
+        return Ok(Vec::new());
+    }
+    let issued = Names::of_certificate(leaf).map_err(|why| {
+        HandlerError::MalformedAnswer(format!(
+            "/simpleenroll: the issued certificate's names cannot be read: {why}"
+        ))
+    })?;
+    let missing = csr.names().missing_from(&issued);
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = format!(
+        "the issued certificate lacks {} name(s) the CSR asked for: {}",
+        missing.len(),
+        names::list(&missing)
+    );
+    match mode {
+        NamesCheck::Error => Err(HandlerError::CertificateMismatch(format!(
+            "{text} (est_names_check = error)"
+        ))),
+        _ => Ok(vec![format!(
+            "{text}; returned anyway (est_names_check = warn)"
+        )]),
+    }
+}
+
+fn fetch_ca_certs(
+    config: &Config,
+    transport: &dyn Transport,
+) -> Result<Vec<ReceivedCertificate>, HandlerError> {
+    let request = EstRequest::CaCerts.to_http(config);
+    let outcome = transport
+        .send_all(vec![request], est::limits(config))
+        .into_iter()
+        .next();
+    let outcome = outcome.ok_or_else(lost_request)?;
+    match est::interpret(Endpoint::CaCerts, outcome)? {
+        Answer::Certificates(certs) => Ok(certs),
+        Answer::Pending { .. } => Err(HandlerError::MalformedAnswer(
+            "/cacerts: unexpected pending answer".into(),
+        )),
+    }
+}
+
+/// Finds the certificate for the CSR's key among those the server
+/// returned; the others are kept as possible chain certificates.
+fn pick_issued(
+    csr: &Csr,
+    mut certs: Vec<ReceivedCertificate>,
+) -> Result<(ReceivedCertificate, Vec<ReceivedCertificate>), HandlerError> {
+    let position = certs.iter().position(|cert| {
+        same_public_key(
+            cert.tbs_certificate().subject_public_key_info(),
+            csr.public_key(),
+        )
+    });
+    match position {
+        Some(index) => {
+            let leaf = certs.remove(index);
+            Ok((leaf, certs))
+        }
+        None => Err(HandlerError::CertificateMismatch(format!(
+            "none of the {} certificate(s) returned by /simpleenroll certifies the CSR's public key (CSR subject \"{}\"; first certificate's subject \"{}\")",
+            certs.len(),
+            csr.subject(),
+            certs
+                .first()
+                .map(|c| crate::x509::dn::to_string(c.tbs_certificate().subject()))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+fn bundle(
+    leaf: &ReceivedCertificate,
+    cas: &[ReceivedCertificate],
+    extra: &[ReceivedCertificate],
+) -> Result<IssuedCertificate, HandlerError> {
+    let chain = issuer_chain(leaf, cas.iter().chain(extra));
+    if chain.is_empty() {
+        return Err(issued_but(
+            leaf,
+            HandlerError::MalformedAnswer(format!(
+                "none of the {} CA certificate(s) from /cacerts is the issuer \"{}\"",
+                cas.len(),
+                crate::x509::dn::to_string(leaf.tbs_certificate().issuer())
+            )),
+        ));
+    }
+    let mut cert_bundle = certificate_pem(leaf);
+    for ca in chain {
+        cert_bundle.push_str(&certificate_pem(ca));
+    }
+    Ok(IssuedCertificate {
+        cert_bundle,
+        cert_raw: encoding::base64_line(leaf.der()),
+        warnings: Vec::new(),
+    })
+}
+
+/// Adds to `error` that a certificate was issued, so that an operator can
+/// find it at the CA even though the handler could not complete.
+fn issued_but(leaf: &Certificate, error: HandlerError) -> HandlerError {
+    let tbs = leaf.tbs_certificate();
+    error.with_note(&format!(
+        " (the CA issued certificate serial {} for \"{}\", which could not be returned)",
+        tbs.serial_number(),
+        crate::x509::dn::to_string(tbs.subject())
+    ))
+}
+
+/// A transport that answered fewer requests than it was given.
+fn lost_request() -> HandlerError {
+    HandlerError::Transport(TransportFailure::new(
+        TransportCause::Other,
+        "the transport lost a request",
+    ))
+}
+
+/// PEM of the certificate exactly as the server sent it.
+fn certificate_pem(cert: &ReceivedCertificate) -> String {
+    encoding::pem("CERTIFICATE", cert.der())
+}
+
+#[cfg(test)]
+mod tests;

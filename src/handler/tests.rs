@@ -1,0 +1,480 @@
+//! The operations over the scripted EST server: what enroll, poll,
+//! ca-certs, revoke and trigger send and return.
+
+use super::*;
+use crate::config::keys;
+use crate::testutil::{
+    MapSettings, ScriptedTransport, TestCa, b64, b64url, enroll_answers, enrolled_csr, is_enroll,
+    issuing, issuing_with, make_csr, make_csr_with, pkcs7_answer, response,
+};
+use crate::transport::{Method, Request, Response, TransportError};
+use der::Decode;
+use std::rc::Rc;
+
+/// Basic-auth settings for `est.test:8443`, plus `extra`.
+fn config_with(extra: &[(&str, &str)]) -> Config {
+    let mut pairs = vec![
+        (keys::EST_HOST, "https://est.test:8443"),
+        (keys::EST_USER, "estuser"),
+        (keys::EST_PASSWORD, "estpwd-secret"),
+    ];
+    pairs.extend_from_slice(extra);
+    Config::load(&MapSettings::with(&pairs)).unwrap()
+}
+
+fn basic_config() -> Config {
+    config_with(&[])
+}
+
+fn pem(der: &[u8]) -> String {
+    crate::encoding::pem("CERTIFICATE", der)
+}
+
+fn issued(result: Result<Enrollment, HandlerError>) -> IssuedCertificate {
+    match result {
+        Ok(Enrollment::Issued(cert)) => cert,
+        other => panic!("expected an issued certificate, got {other:?}"),
+    }
+}
+
+#[test]
+fn enroll_returns_the_certificate_and_its_chain() {
+    let ca = Rc::new(TestCa::new("Enroll"));
+    let transport = issuing(&ca);
+    let csr = make_csr("www.example.test");
+    let cert = issued(enroll(&basic_config(), &transport, &b64url(&csr)));
+
+    let leaf = crate::encoding::decode_base64(cert.cert_raw.as_bytes()).unwrap();
+    assert!(!cert.cert_raw.contains('\n') && !cert.cert_raw.contains('-'));
+    assert_eq!(cert.cert_raw, crate::encoding::base64_line(&leaf));
+    assert_eq!(
+        cert.cert_bundle,
+        format!(
+            "{}{}{}",
+            pem(&leaf),
+            pem(&ca.intermediate_der()),
+            pem(&ca.root_der())
+        )
+    );
+    let issued_key = Certificate::from_der(&leaf)
+        .unwrap()
+        .tbs_certificate()
+        .subject_public_key_info()
+        .clone();
+    assert!(same_public_key(
+        &issued_key,
+        Csr::from_der(csr).unwrap().public_key()
+    ));
+}
+
+#[test]
+fn both_requests_go_out_together_and_follow_rfc_7030() {
+    let ca = Rc::new(TestCa::new("Wire"));
+    let transport = issuing(&ca);
+    let csr = make_csr("wire.example.test");
+    issued(enroll(&basic_config(), &transport, &b64url(&csr)));
+
+    let batches = transport.batches.borrow();
+    assert_eq!(
+        batches.len(),
+        1,
+        "one batch: both requests in flight at once"
+    );
+    let [post, get] = &batches[0][..] else {
+        panic!("two requests expected: {:?}", batches[0].len())
+    };
+    // "estuser:estpwd-secret" in base64, as `printf %s ... | base64` prints it.
+    let auth = format!("Basic {}", "ZXN0dXNlcjplc3Rwd2Qtc2VjcmV0");
+    let header = |r: &Request, name: &str| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(post.method, Method::Post);
+    assert_eq!(
+        (post.authority.as_str(), post.path.as_str()),
+        ("est.test:8443", "/.well-known/est/simpleenroll")
+    );
+    assert_eq!(
+        header(post, "content-type").as_deref(),
+        Some("application/pkcs10")
+    );
+    assert_eq!(
+        header(post, "content-transfer-encoding").as_deref(),
+        Some("base64")
+    );
+    assert_eq!(
+        header(post, "content-length"),
+        Some(post.body.len().to_string())
+    );
+    assert_eq!(header(post, "authorization"), Some(auth.clone()));
+    assert_eq!(String::from_utf8(post.body.clone()).unwrap(), b64(&csr));
+    assert_eq!(get.method, Method::Get);
+    assert_eq!(get.path, "/.well-known/est/cacerts");
+    assert_eq!(header(get, "authorization"), Some(auth));
+    assert!(get.body.is_empty());
+}
+
+#[test]
+fn client_certificate_mode_sends_no_basic_credentials_and_labels_the_path() {
+    let config = Config::load(&MapSettings::with(&[
+        (keys::EST_HOST, "https://est.test"),
+        (keys::EST_LABEL, "tenant1"),
+        (keys::EST_CLIENT_CERT, "/client.pem"),
+        (keys::EST_CLIENT_KEY, "/client.key"),
+    ]))
+    .unwrap();
+    let ca = Rc::new(TestCa::new("Client"));
+    let transport = issuing(&ca);
+    issued(enroll(
+        &config,
+        &transport,
+        &b64url(&make_csr("c.example.test")),
+    ));
+    for request in transport.requests() {
+        assert!(
+            request.headers.iter().all(|(n, _)| n != "authorization"),
+            "{:?}",
+            request.path
+        );
+        assert!(
+            request.path.starts_with("/.well-known/est/tenant1/"),
+            "{}",
+            request.path
+        );
+    }
+}
+
+#[test]
+fn a_bad_csr_makes_no_request() {
+    let ca = Rc::new(TestCa::new("BadCsr"));
+    let transport = issuing(&ca);
+    for text in ["", "garbage!", &b64url(b"not a request")] {
+        let err = enroll(&basic_config(), &transport, text).unwrap_err();
+        assert_eq!(err.kind(), "bad-csr", "{err}");
+    }
+    assert!(transport.requests().is_empty());
+}
+
+fn enroll_error(answer: impl Fn() -> Result<Response, TransportError> + 'static) -> HandlerError {
+    let ca = Rc::new(TestCa::new("Status"));
+    let transport = enroll_answers(&ca, answer);
+    enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("s.example.test")),
+    )
+    .unwrap_err()
+}
+
+#[test]
+fn no_error_carries_the_password() {
+    for status in [400, 401, 403, 404, 500, 503, 302, 204] {
+        let err = enroll_error(move || response(status, &[("content-type", "text/plain")], "no"));
+        assert!(!err.to_string().contains("estpwd-secret"), "{err}");
+        assert!(!format!("{err:?}").contains("estpwd-secret"), "{err:?}");
+    }
+}
+
+#[test]
+fn a_certificate_for_another_key_is_refused() {
+    let ca = Rc::new(TestCa::new("Mismatch"));
+    let stranger = ca.issue(&make_csr("stranger.example.test"));
+    let transport = enroll_answers(&ca, move || pkcs7_answer(&[&stranger]));
+    let err = enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("me.example.test")),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), "certificate-mismatch", "{err}");
+    assert!(err.to_string().contains("CSR's public key"), "{err}");
+}
+
+/// A server that issues without the CSR's SANs, as some EST servers do.
+fn sans_dropping_server(ca: &Rc<TestCa>) -> ScriptedTransport {
+    issuing_with(ca, TestCa::issue_without_sans)
+}
+
+fn names_config(mode: &str) -> Config {
+    config_with(&[(keys::EST_NAMES_CHECK, mode)])
+}
+
+#[test]
+fn missing_names_are_refused_warned_about_or_ignored_as_configured() {
+    let ca = Rc::new(TestCa::new("Names"));
+    let csr = b64url(&make_csr_with(
+        "shop.example.test",
+        &["shop.example.test", "www.shop.example.test", "192.0.2.10"],
+    ));
+    let lacking = "the issued certificate lacks 2 name(s) the CSR asked for: www.shop.example.test, 192.0.2.10";
+
+    // A server that keeps the SANs: no warning in any mode.
+    for mode in ["error", "warn", "off"] {
+        let cert = issued(enroll(&names_config(mode), &issuing(&ca), &csr));
+        assert!(cert.warnings.is_empty(), "{mode}: {:?}", cert.warnings);
+    }
+
+    let err = enroll(&names_config("error"), &sans_dropping_server(&ca), &csr).unwrap_err();
+    assert_eq!(err.kind(), "certificate-mismatch", "{err}");
+    let text = err.to_string();
+    assert!(text.contains(lacking), "{text}");
+    assert!(text.contains("est_names_check = error"), "{text}");
+    assert!(text.contains("the CA issued certificate serial"), "{text}");
+
+    // The default is warn.
+    let cert = issued(enroll(&basic_config(), &sans_dropping_server(&ca), &csr));
+    assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
+    assert!(cert.warnings[0].contains(lacking), "{:?}", cert.warnings);
+    assert!(cert.cert_bundle.starts_with("-----BEGIN CERTIFICATE-----"));
+
+    let cert = issued(enroll(
+        &names_config("off"),
+        &sans_dropping_server(&ca),
+        &csr,
+    ));
+    assert!(cert.warnings.is_empty(), "{:?}", cert.warnings);
+}
+
+#[test]
+fn an_answer_with_the_chain_included_still_finds_the_leaf() {
+    let ca = Rc::new(TestCa::new("Included"));
+    let ca2 = Rc::clone(&ca);
+    let transport = ScriptedTransport::new(move |request| {
+        if is_enroll(request) {
+            pkcs7_answer(&[&ca2.intermediate_der(), &ca2.issue(&enrolled_csr(request))])
+        } else {
+            pkcs7_answer(&[&ca2.root_der()])
+        }
+    });
+    let cert = issued(enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("i.example.test")),
+    ));
+    let leaf = crate::encoding::decode_base64(cert.cert_raw.as_bytes()).unwrap();
+    assert_eq!(
+        cert.cert_bundle,
+        format!(
+            "{}{}{}",
+            pem(&leaf),
+            pem(&ca.intermediate_der()),
+            pem(&ca.root_der())
+        )
+    );
+}
+
+#[test]
+fn cacerts_without_the_issuer_is_an_error_naming_the_issued_certificate() {
+    let ca = Rc::new(TestCa::new("NoIssuer"));
+    let other = TestCa::new("Unrelated");
+    let (ca2, other_root) = (Rc::clone(&ca), other.root_der());
+    let transport = ScriptedTransport::new(move |request| {
+        if is_enroll(request) {
+            pkcs7_answer(&[&ca2.issue(&enrolled_csr(request))])
+        } else {
+            pkcs7_answer(&[&other_root])
+        }
+    });
+    let err = enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("n.example.test")),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), "malformed-answer");
+    let text = err.to_string();
+    assert!(
+        text.contains("is the issuer \"CN=NoIssuer Issuing CA\""),
+        "{text}"
+    );
+    assert!(text.contains("the CA issued certificate serial"), "{text}");
+}
+
+#[test]
+fn a_failed_cacerts_is_retried_once_after_issuance() {
+    let ca = Rc::new(TestCa::new("Retry"));
+    let ca2 = Rc::clone(&ca);
+    let cacerts_calls = Rc::new(std::cell::Cell::new(0));
+    let calls = Rc::clone(&cacerts_calls);
+    let transport = ScriptedTransport::new(move |request| {
+        if is_enroll(request) {
+            return pkcs7_answer(&[&ca2.issue(&enrolled_csr(request))]);
+        }
+        calls.set(calls.get() + 1);
+        if calls.get() == 1 {
+            response(503, &[], "busy")
+        } else {
+            pkcs7_answer(&[&ca2.intermediate_der()])
+        }
+    });
+    let cert = issued(enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("r.example.test")),
+    ));
+    assert_eq!(cacerts_calls.get(), 2);
+    assert!(cert.cert_bundle.ends_with(&pem(&ca.intermediate_der())));
+
+    // Failing twice: the error keeps the server's words and names the certificate.
+    let ca3 = Rc::clone(&ca);
+    let transport = ScriptedTransport::new(move |request| {
+        if is_enroll(request) {
+            pkcs7_answer(&[&ca3.issue(&enrolled_csr(request))])
+        } else {
+            response(503, &[], "busy")
+        }
+    });
+    let err = enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("r2.example.test")),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.kind(), "server-error");
+    assert!(
+        text.contains("/cacerts")
+            && text.contains("busy")
+            && text.contains("issued certificate serial"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_202_is_pending_with_the_servers_delay() {
+    let ca = Rc::new(TestCa::new("Pending"));
+    let csr = make_csr("p.example.test");
+    let fingerprint = Csr::from_der(csr.clone()).unwrap().fingerprint();
+    let in_an_hour = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    let cases = [
+        (Some("120".to_owned()), 120..=120),
+        (Some(in_an_hour), 3590..=3600),
+        (None, 60..=60),
+        (Some("soon".to_owned()), 60..=60),
+    ];
+    for (header, expected) in cases {
+        let headers: Vec<(&str, String)> =
+            header.iter().map(|h| ("retry-after", h.clone())).collect();
+        let transport = enroll_answers(&ca, move || {
+            let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            response(202, &pairs, "")
+        });
+        match enroll(&basic_config(), &transport, &b64url(&csr)) {
+            Ok(Enrollment::Pending(p)) => {
+                assert!(
+                    expected.contains(&p.retry_after_seconds),
+                    "{} not in {expected:?}",
+                    p.retry_after_seconds
+                );
+                assert_eq!(p.poll_identifier, fingerprint);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn poll_resubmits_and_reports_issued_pending_or_rejected() {
+    let ca = Rc::new(TestCa::new("Poll"));
+    let csr = b64url(&make_csr("poll.example.test"));
+    let id = Csr::parse(&csr).unwrap().fingerprint();
+    let config = basic_config();
+
+    let transport = issuing(&ca);
+    assert!(matches!(
+        poll(&config, &transport, &id, &csr),
+        Ok(PollResult::Issued(_))
+    ));
+    assert!(
+        transport
+            .requests()
+            .iter()
+            .any(|r| r.method == Method::Post && is_enroll(r))
+    );
+
+    let transport = enroll_answers(&ca, || response(202, &[("retry-after", "30")], ""));
+    match poll(&config, &transport, &id, &csr) {
+        Ok(PollResult::Pending(p)) => assert_eq!(
+            (p.retry_after_seconds, p.poll_identifier.as_str()),
+            (30, id.as_str())
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let transport = enroll_answers(&ca, || response(400, &[], "request denied by policy"));
+    match poll(&config, &transport, &id, &csr) {
+        Ok(PollResult::Rejected(reason)) => assert!(
+            reason.contains("HTTP 400") && reason.contains("denied by policy"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let transport = enroll_answers(&ca, || response(401, &[], ""));
+    assert_eq!(
+        poll(&config, &transport, &id, &csr).unwrap_err().kind(),
+        "unauthorized"
+    );
+}
+
+#[test]
+fn poll_refuses_an_identifier_of_another_csr() {
+    let ca = Rc::new(TestCa::new("PollId"));
+    let transport = issuing(&ca);
+    let csr = b64url(&make_csr("a.example.test"));
+    let err = poll(&basic_config(), &transport, "sha256:00", &csr).unwrap_err();
+    assert_eq!(err.kind(), "bad-csr");
+    assert!(transport.requests().is_empty());
+}
+
+#[test]
+fn ca_certs_returns_every_certificate_in_server_order() {
+    let ca = Rc::new(TestCa::new("CaCerts"));
+    let other = TestCa::new("Rollover");
+    let (ca2, extra) = (Rc::clone(&ca), other.root_der());
+    let transport = ScriptedTransport::new(move |_| {
+        pkcs7_answer(&[&ca2.root_der(), &extra, &ca2.intermediate_der()])
+    });
+    let pems = ca_certs(&basic_config(), &transport).unwrap();
+    assert_eq!(
+        pems,
+        vec![
+            pem(&ca.root_der()),
+            pem(&other.root_der()),
+            pem(&ca.intermediate_der())
+        ]
+    );
+    let requests = transport.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        (requests[0].method, requests[0].path.as_str()),
+        (Method::Get, "/.well-known/est/cacerts")
+    );
+
+    let transport = ScriptedTransport::new(|_| response(202, &[], ""));
+    assert_eq!(
+        ca_certs(&basic_config(), &transport).unwrap_err().kind(),
+        "server-error"
+    );
+}
+
+#[test]
+fn revoke_and_trigger_answer_as_acme2certifier_does() {
+    let err = revoke().unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str(), err.detail.as_str()),
+        (
+            500,
+            "urn:ietf:params:acme:error:serverInternal",
+            "Revocation is not supported."
+        )
+    );
+    assert_eq!(
+        trigger().unwrap_err(),
+        HandlerError::NotSupported("Method not implemented.".into())
+    );
+}
