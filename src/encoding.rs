@@ -5,6 +5,7 @@
 //! uses the table-driven `base64` crate: the constant-time `base64ct` was
 //! most of the CPU time of decoding an EST answer.
 
+use crate::text::SafeText;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
@@ -15,8 +16,9 @@ pub enum DecodeError {
     Empty,
     /// Not valid base64 (standard or URL-safe alphabet).
     Base64,
-    /// A `-----BEGIN x-----` block without its matching end line.
-    UnterminatedPem(String),
+    /// A `-----BEGIN x-----` block without its matching end line (the
+    /// label as found, cleaned: it comes from outside).
+    UnterminatedPem(SafeText),
 }
 
 impl core::fmt::Display for DecodeError {
@@ -72,13 +74,13 @@ pub fn decode_pem(text: &[u8]) -> Result<Option<(String, Vec<u8>)>, DecodeError>
     };
     let after = &text[start + "-----BEGIN ".len()..];
     let Some(label_end) = after.find("-----") else {
-        return Err(DecodeError::UnterminatedPem(String::new()));
+        return Err(DecodeError::UnterminatedPem(SafeText::default()));
     };
     let label = after[..label_end].trim().to_owned();
     let body = &after[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
     let Some(end) = body.find(&end_marker) else {
-        return Err(DecodeError::UnterminatedPem(label));
+        return Err(DecodeError::UnterminatedPem(SafeText::new(&label, 40)));
     };
     let base64: String = body[..end]
         .lines()
@@ -169,7 +171,16 @@ mod tests {
         let cut = &block[..block.len() - 20];
         assert_eq!(
             decode_pem(cut.as_bytes()),
-            Err(DecodeError::UnterminatedPem("PKCS7".into()))
+            Err(DecodeError::UnterminatedPem(SafeText::new("PKCS7", 40)))
         );
+    }
+
+    #[test]
+    fn a_hostile_pem_label_reaches_errors_cleaned_and_capped() {
+        let label = format!("\x1b]0;owned\x07{}\r\nX", "L".repeat(5000));
+        let text = format!("-----BEGIN {label}-----\nAAAA\n");
+        let err = decode_pem(text.as_bytes()).unwrap_err().to_string();
+        assert!(!err.chars().any(char::is_control), "{err:?}");
+        assert!(err.chars().count() < 120, "{}", err.len());
     }
 }

@@ -34,10 +34,7 @@ pub(crate) fn authorize(
         }
         Err(why) => return Err(problem(500, "config", "API configuration error", why)),
     };
-    let given = request.authorization.and_then(|h| {
-        h.strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-    });
+    let given = request.authorization.and_then(bearer_token);
     match given {
         Some(token) if token_matches(token.trim(), &expected) => Ok(()),
         Some(_) => Err(unauthorized("the bearer token is wrong")),
@@ -51,4 +48,11 @@ fn unauthorized(detail: &str) -> ApiResponse {
         .headers
         .push(("www-authenticate", "Bearer realm=\"est-ca-handler\"".into()));
     response
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme name
+/// is case-insensitive (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

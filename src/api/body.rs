@@ -4,6 +4,7 @@
 use super::problem::problem;
 use super::{ApiRequest, ApiResponse};
 use crate::handler::{IssuedCertificate, Pending};
+use crate::text::SafeText;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -71,6 +72,12 @@ pub(crate) fn is_json(request: &ApiRequest<'_>) -> bool {
 }
 
 pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiResponse> {
-    serde_json::from_slice(body)
-        .map_err(|e| problem(400, "bad-request", "Malformed JSON body", e.to_string()))
+    serde_json::from_slice(body).map_err(|e| {
+        problem(
+            400,
+            "bad-request",
+            "Malformed JSON body",
+            SafeText::new(&e.to_string(), 200).to_string(),
+        )
+    })
 }

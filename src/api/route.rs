@@ -64,7 +64,7 @@ impl Route {
                 404,
                 "not-found",
                 "Not found",
-                format!("no route {}", crate::text::sanitize(path, 200)),
+                format!("no route {}", crate::text::SafeText::new(path, 200)),
             ));
         };
         if method != route.method() {

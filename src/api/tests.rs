@@ -171,6 +171,29 @@ fn the_token_is_required_unless_explicitly_turned_off() {
         401,
         "unauthorized",
     );
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let mut any_case = post("/enroll", csr.clone());
+        any_case.auth = Some(format!("{scheme} {TOKEN}"));
+        assert_eq!(
+            call(&any_case, &settings(&[]), &transport).status,
+            200,
+            "{scheme}"
+        );
+    }
+    for not_bearer in [
+        format!("Bearer{TOKEN}"),
+        format!("Bearerx {TOKEN}"),
+        TOKEN.into(),
+    ] {
+        let mut glued = post("/enroll", csr.clone());
+        glued.auth = Some(not_bearer.clone());
+        assert_problem(
+            &call(&glued, &settings(&[]), &transport),
+            401,
+            "unauthorized",
+        );
+    }
     let mut basic = post("/enroll", csr.clone());
     basic.auth = Some(format!("Basic {TOKEN}"));
     assert_problem(

@@ -3,7 +3,7 @@
 
 use super::keys;
 use super::source::Reader;
-use crate::text::sanitize;
+use crate::text::SafeText;
 
 /// Seconds to wait for the CA when `request_timeout` is not set.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u32 = 20;
@@ -53,7 +53,7 @@ pub(crate) fn load_timeout(reader: &mut Reader<'_>) -> u32 {
         _ => {
             reader.problem(format!(
                 "\"request_timeout\" must be a whole number of seconds from 1 to {MAX_REQUEST_TIMEOUT_SECS}, not \"{}\"",
-                sanitize(&value, 40)
+                SafeText::new(&value, 40)
             ));
             DEFAULT_REQUEST_TIMEOUT_SECS
         }
@@ -69,7 +69,7 @@ pub(crate) fn load_names_check(reader: &mut Reader<'_>) -> NamesCheck {
         reader.problem(format!(
             "\"{}\" must be error, warn or off, not \"{}\"",
             keys::EST_NAMES_CHECK,
-            sanitize(&value, 40)
+            SafeText::new(&value, 40)
         ));
         NamesCheck::default()
     })

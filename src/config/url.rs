@@ -4,7 +4,7 @@
 use super::keys;
 use super::options::parse_bool;
 use super::source::Reader;
-use crate::text::sanitize;
+use crate::text::SafeText;
 use core::fmt;
 
 /// The URL scheme used to reach the EST server.
@@ -87,7 +87,7 @@ pub(crate) fn load(reader: &mut Reader<'_>) -> Option<EstUrl> {
 
 /// Validates `est_host` (and `est_label`) and builds the EST base URL.
 fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result<EstUrl, String> {
-    let shown = sanitize(&redact_userinfo(host), 200);
+    let shown = SafeText::new(&redact_userinfo(host), 200);
     let bad = |why: &str| format!("\"est_host\" {why}: \"{shown}\"");
     if host.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("must not contain spaces or control characters"));
@@ -135,7 +135,7 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
         {
             return Err(format!(
                 "\"est_label\" must be one path segment of letters, digits, '-', '.', '_' or '~': \"{}\"",
-                sanitize(label, 100)
+                SafeText::new(label, 100)
             ));
         }
         base_path.push('/');

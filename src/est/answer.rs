@@ -5,11 +5,15 @@
 use super::pkcs7::{self, ReceivedCertificate};
 use super::request::Endpoint;
 use crate::error::{HandlerError, HttpFailure, TransportFailure};
-use crate::text::sanitize;
+use crate::text::SafeText;
 use crate::transport::{Response, TransportError};
 
 /// The delay assumed when a 202 answer has no usable `Retry-After`.
 pub const DEFAULT_RETRY_AFTER_SECS: u32 = 60;
+/// The shortest delay passed on from a `Retry-After`, in seconds.
+pub const MIN_RETRY_AFTER_SECS: u32 = 1;
+/// The longest delay passed on from a `Retry-After`, in seconds (one day).
+pub const MAX_RETRY_AFTER_SECS: u32 = 86_400;
 /// The longest server text kept in an error message, in characters.
 pub const MAX_DETAIL: usize = 512;
 
@@ -52,7 +56,7 @@ pub fn interpret(
             {
                 return Err(HandlerError::MalformedAnswer(format!(
                     "/{op}: HTTP 200 with Content-Type \"{}\", not application/pkcs7-mime",
-                    sanitize(content_type, 100)
+                    SafeText::new(content_type, 100)
                 )));
             }
             pkcs7::decode_certs_only(&response.body)
@@ -71,7 +75,7 @@ pub fn interpret(
         300..=399 => {
             let to = response
                 .header("location")
-                .map(|l| sanitize(l, 200))
+                .map(|l| SafeText::new(l, 200))
                 .unwrap_or_default();
             Err(HandlerError::ServerError(failure(&format!(
                 "redirect to \"{to}\" not followed"
@@ -95,8 +99,7 @@ fn acceptable_content_type(value: &str) -> bool {
 /// The server's own words from an error answer, sanitised and shortened,
 /// prefixed with `": "`; empty when it sent none.
 fn server_text(response: &Response) -> String {
-    let text = String::from_utf8_lossy(&response.body);
-    let text = sanitize(&text, MAX_DETAIL);
+    let text = SafeText::lossy(&response.body, MAX_DETAIL);
     if text.is_empty() {
         String::new()
     } else {
@@ -105,19 +108,27 @@ fn server_text(response: &Response) -> String {
 }
 
 /// Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP
-/// date (RFC 9110 §10.2.3). A missing or unreadable value gives the default.
+/// date (RFC 9110 §10.2.3), clamped to [`MIN_RETRY_AFTER_SECS`] ..=
+/// [`MAX_RETRY_AFTER_SECS`] (a `0` or a date in the past asks for the
+/// minimum, so that a client never polls in a tight loop). A missing or
+/// unreadable value gives [`DEFAULT_RETRY_AFTER_SECS`].
 pub fn retry_after(value: Option<&str>) -> u32 {
     let Some(value) = value else {
         return DEFAULT_RETRY_AFTER_SECS;
     };
-    if let Ok(secs) = value.parse::<u64>() {
-        return u32::try_from(secs).unwrap_or(u32::MAX);
-    }
-    match httpdate::parse_http_date(value) {
-        Ok(when) => match when.duration_since(std::time::SystemTime::now()) {
-            Ok(wait) => u32::try_from(wait.as_secs()).unwrap_or(u32::MAX),
-            Err(_) => 0,
-        },
-        Err(_) => DEFAULT_RETRY_AFTER_SECS,
-    }
+    let secs = if let Ok(secs) = value.parse::<u64>() {
+        secs
+    } else {
+        match httpdate::parse_http_date(value) {
+            Ok(when) => when
+                .duration_since(std::time::SystemTime::now())
+                .map_or(0, |wait| wait.as_secs()),
+            Err(_) => return DEFAULT_RETRY_AFTER_SECS,
+        }
+    };
+    let clamped = secs.clamp(
+        u64::from(MIN_RETRY_AFTER_SECS),
+        u64::from(MAX_RETRY_AFTER_SECS),
+    );
+    u32::try_from(clamped).unwrap_or(MAX_RETRY_AFTER_SECS)
 }

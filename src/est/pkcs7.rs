@@ -106,7 +106,7 @@ pub fn decode_certs_only(body: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7E
             Ok(Some((label, _))) => {
                 return Err(Pkcs7Error::Encoding(format!(
                     "a PEM block labelled \"{}\" instead of PKCS7",
-                    crate::text::sanitize(&label, 40)
+                    crate::text::SafeText::new(&label, 40)
                 )));
             }
             Ok(None) => return Err(Pkcs7Error::Encoding("no PEM block".into())),

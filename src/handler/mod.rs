@@ -82,7 +82,7 @@ pub fn poll(
     if poll_identifier.trim() != csr.fingerprint() {
         return Err(HandlerError::BadCsr(format!(
             "the poll identifier \"{}\" does not belong to this CSR (its identifier is {})",
-            crate::text::sanitize(poll_identifier, 80),
+            crate::text::SafeText::new(poll_identifier, 80),
             csr.fingerprint()
         )));
     }

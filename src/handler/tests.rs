@@ -350,11 +350,18 @@ fn a_202_is_pending_with_the_servers_delay() {
     let in_an_hour = httpdate::fmt_http_date(
         std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
     );
+    let an_hour_ago = httpdate::fmt_http_date(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
     let cases = [
         (Some("120".to_owned()), 120..=120),
         (Some(in_an_hour), 3590..=3600),
         (None, 60..=60),
         (Some("soon".to_owned()), 60..=60),
+        // Clamped: never a tight loop, never longer than a day.
+        (Some("0".to_owned()), 1..=1),
+        (Some(an_hour_ago), 1..=1),
+        (Some("99999999999".to_owned()), 86_400..=86_400),
     ];
     for (header, expected) in cases {
         let headers: Vec<(&str, String)> =

@@ -42,7 +42,7 @@ impl Csr {
             Ok(Some((label, _))) => {
                 return Err(bad(format!(
                     "expected a PEM \"CERTIFICATE REQUEST\", found \"{}\"",
-                    crate::text::sanitize(&label, 40)
+                    crate::text::SafeText::new(&label, 40)
                 )));
             }
             Ok(None) => encoding::decode_base64(text.as_bytes()).map_err(|e| match e {

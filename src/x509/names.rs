@@ -54,7 +54,7 @@ impl NameValue {
 impl fmt::Display for NameValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Dns(name) => write!(f, "{}", crate::text::sanitize(name, 256)),
+            Self::Dns(name) => write!(f, "{}", crate::text::SafeText::new(name, 256)),
             Self::Ip(ip) => write!(f, "{ip}"),
         }
     }
