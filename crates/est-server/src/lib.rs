@@ -7,15 +7,22 @@
 //! 127.0.0.1, and optionally over plain HTTP. Answers are base64 DER
 //! certs-only PKCS#7 built with `cms`. Authentication is HTTP Basic, a TLS
 //! client certificate, both, or none; [`Faults`] make it misbehave on
-//! demand.
+//! demand, for every enrollment or, with [`Faults::by_csr`], for those whose
+//! CSR is named `fault-<kind>.…` ([`EnrollFault`]). A [`StallingListener`]
+//! (or [`ServerConfig::tls_stall_port`]) accepts connections and never
+//! completes a TLS handshake.
 
 #![warn(missing_docs)]
 
 pub mod ca;
+pub mod fault;
 pub mod pkcs7;
 pub mod server;
+pub mod stall;
 
 pub use ca::{Ca, IssueOptions, KeyType};
+pub use fault::EnrollFault;
 pub use server::{
     AuthMode, BodyFault, CacertsOrder, EstServer, Faults, RequestRecord, ServerConfig,
 };
+pub use stall::StallingListener;

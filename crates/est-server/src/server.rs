@@ -2,10 +2,12 @@
 //! with per-instance authentication and fault knobs for tests.
 
 use crate::ca::{Ca, IssueOptions, KeyType};
+use crate::fault::{self, AnswerBody, ConnControl, EnrollFault, STALL_LIMIT};
 use crate::pkcs7;
+use crate::stall::StallingListener;
 use anyhow::{Context, Result};
 use base64ct::{Base64, Encoding};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::service::service_fn;
@@ -13,16 +15,31 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::HashMap;
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// The largest request body the server reads.
 const MAX_REQUEST: usize = 256 * 1024;
+
+/// How long a connection whose answer asked for a reset stays up, so that
+/// what the answer sent before reaches the client.
+const RESET_GRACE: Duration = Duration::from_millis(200);
+
+/// The longest [`EstServer::shutdown`] waits for connections to close.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest a TLS handshake may take.
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 /// How clients must authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -51,7 +68,7 @@ pub enum CacertsOrder {
 }
 
 /// What to do to an answer's body, for fault tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum BodyFault {
     /// Text that is not base64 PKCS#7.
     Garbage,
@@ -84,6 +101,16 @@ pub struct Faults {
     pub cacerts_order: CacertsOrder,
     /// Add an unrelated self-signed certificate to `/cacerts`.
     pub cacerts_extra: bool,
+    /// Choose a fault per enrollment by the CSR's name: when the subject CN,
+    /// or else the first DNS SAN, starts with `fault-<kind>.` (say
+    /// `fault-stall-headers.example.test`), [`EnrollFault`] `<kind>` applies
+    /// to that request only, before [`Faults::fault`] and the other knobs;
+    /// an unknown kind is answered with 400. Off: names are never looked at.
+    pub by_csr: bool,
+    /// Apply this fault to every enrollment (one that [`Faults::by_csr`]
+    /// chose wins). The kinds that imitate other knobs
+    /// ([`EnrollFault::Status`], [`EnrollFault::Body`], ...) override them.
+    pub fault: Option<EnrollFault>,
 }
 
 /// How to run a server.
@@ -109,6 +136,10 @@ pub struct ServerConfig {
     pub tls12_only: bool,
     /// Initial faults.
     pub faults: Faults,
+    /// Also listen on this port of 127.0.0.1 (0: any free port) with a
+    /// [`StallingListener`]: it accepts connections and never completes a
+    /// TLS handshake ([`EstServer::tls_stall_url`]).
+    pub tls_stall_port: Option<u16>,
 }
 
 impl Default for ServerConfig {
@@ -124,6 +155,7 @@ impl Default for ServerConfig {
             trust_anchor_out: None,
             tls12_only: false,
             faults: Faults::default(),
+            tls_stall_port: None,
         }
     }
 }
@@ -147,6 +179,9 @@ pub struct RequestRecord {
     /// Which connection carried the request: accepted connections are
     /// numbered from 1, per listener, in the order the server took them.
     pub connection: u64,
+    /// The [`EnrollFault`] applied to this enrollment (chosen by its CSR or
+    /// for the whole server), set before the fault begins.
+    pub fault: Option<EnrollFault>,
 }
 
 /// What the server knows about a connection.
@@ -155,6 +190,116 @@ struct Peer {
     had_client_cert: bool,
     tls_version: Option<String>,
     connection: u64,
+    control: Arc<ConnControl>,
+}
+
+/// Counts the connections a listener holds.
+#[derive(Debug, Default)]
+pub(crate) struct Gauge {
+    open: AtomicUsize,
+    accepted: AtomicU64,
+    idle: Notify,
+}
+
+/// One open connection of a [`Gauge`]; dropping it closes the count.
+pub(crate) struct GaugeGuard(Arc<Gauge>);
+
+impl Gauge {
+    /// Counts a newly accepted connection until the guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>) -> GaugeGuard {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+        GaugeGuard(Arc::clone(self))
+    }
+
+    /// Connections open now.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far.
+    pub(crate) fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no connection is open, at most [`SHUTDOWN_WAIT`].
+    pub(crate) async fn wait_idle(&self) {
+        let idle = async {
+            loop {
+                let notified = self.idle.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.open() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, idle).await;
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// An accepted TCP connection. When an answer asked for an abort, dropping
+/// it resets the connection (`SO_LINGER` 0) instead of closing it.
+struct Tcp {
+    stream: TcpStream,
+    control: Arc<ConnControl>,
+}
+
+impl Drop for Tcp {
+    fn drop(&mut self) {
+        if self.control.is_aborted() {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for Tcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Tcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
 }
 
 struct State {
@@ -174,6 +319,8 @@ pub struct EstServer {
     state: Arc<State>,
     https_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
+    gauge: Arc<Gauge>,
+    stall: Option<StallingListener>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -201,31 +348,46 @@ impl EstServer {
             log: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = watch::channel(false);
+        let gauge = Arc::new(Gauge::default());
         let https = TcpListener::bind(("127.0.0.1", config.https_port))
             .await
             .context("binding the HTTPS port")?;
         let https_addr = https.local_addr()?;
+        let http = match config.http_port {
+            Some(port) => Some(
+                TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .context("binding the HTTP port")?,
+            ),
+            None => None,
+        };
+        let http_addr = http.as_ref().map(TcpListener::local_addr).transpose()?;
+        let stall = match config.tls_stall_port {
+            Some(port) => Some(StallingListener::start(port).await?),
+            None => None,
+        };
         let mut tasks = vec![tokio::spawn(serve(
             https,
             Some(tls),
             Arc::clone(&state),
+            Arc::clone(&gauge),
             stopped.clone(),
         ))];
-        let http_addr = match config.http_port {
-            Some(port) => {
-                let http = TcpListener::bind(("127.0.0.1", port))
-                    .await
-                    .context("binding the HTTP port")?;
-                let addr = http.local_addr()?;
-                tasks.push(tokio::spawn(serve(http, None, Arc::clone(&state), stopped)));
-                Some(addr)
-            }
-            None => None,
-        };
+        if let Some(http) = http {
+            tasks.push(tokio::spawn(serve(
+                http,
+                None,
+                Arc::clone(&state),
+                Arc::clone(&gauge),
+                stopped,
+            )));
+        }
         Ok(Self {
             state,
             https_addr,
             http_addr,
+            gauge,
+            stall,
             stop,
             tasks,
         })
@@ -245,6 +407,34 @@ impl EstServer {
     /// The HTTPS listener's address.
     pub fn https_addr(&self) -> SocketAddr {
         self.https_addr
+    }
+
+    /// `https://localhost:PORT` of the port where TLS handshakes never
+    /// complete, if [`ServerConfig::tls_stall_port`] asked for it.
+    pub fn tls_stall_url(&self) -> Option<String> {
+        self.stall.as_ref().map(StallingListener::url)
+    }
+
+    /// The address of the port where TLS handshakes never complete, if any.
+    pub fn tls_stall_addr(&self) -> Option<SocketAddr> {
+        self.stall.as_ref().map(StallingListener::addr)
+    }
+
+    /// How many connections the TLS-stall port has accepted so far.
+    pub fn stalled_handshakes(&self) -> u64 {
+        self.stall.as_ref().map_or(0, StallingListener::accepted)
+    }
+
+    /// How many connections the server holds now, on every port (those in
+    /// a TLS handshake, those serving requests, those stalled, idle
+    /// keep-alive ones). A connection is let go of when its client closes
+    /// it, whatever fault it met.
+    pub fn open_connections(&self) -> usize {
+        self.gauge.open()
+            + self
+                .stall
+                .as_ref()
+                .map_or(0, StallingListener::open_connections)
     }
 
     /// The CA's root certificate, PEM: the trust anchor for the TLS
@@ -274,11 +464,17 @@ impl EstServer {
         lock(&self.state.log).clone()
     }
 
-    /// Stops accepting connections and waits for the listeners to end.
+    /// Stops accepting connections, closes every open one (faulty answers
+    /// included) and waits for the listeners to end and, at most a few
+    /// seconds, for the connections to be gone.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;
+        }
+        self.gauge.wait_idle().await;
+        if let Some(stall) = self.stall.take() {
+            stall.shutdown().await;
         }
     }
 }
@@ -330,6 +526,7 @@ async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: Arc<State>,
+    gauge: Arc<Gauge>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -339,30 +536,42 @@ async fn serve(
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => return,
         };
-        let Ok((tcp, _)) = accepted else { continue };
+        let Ok((stream, _)) = accepted else { continue };
+        let guard = gauge.enter();
         accepted_count += 1;
         let number = accepted_count;
         // Answers go out in several writes; without this, Nagle's algorithm
         // and the client's delayed ACKs add ~40 ms to every exchange.
-        let _ = tcp.set_nodelay(true);
-        let (state, acceptor, stopped) = (Arc::clone(&state), acceptor.clone(), stopped.clone());
+        let _ = stream.set_nodelay(true);
+        let control = Arc::new(ConnControl::default());
+        let tcp = Tcp {
+            stream,
+            control: Arc::clone(&control),
+        };
+        let (state, acceptor, mut stopped) =
+            (Arc::clone(&state), acceptor.clone(), stopped.clone());
         tokio::spawn(async move {
+            let _guard = guard;
             match acceptor {
                 Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(tcp)) => done,
+                        _ = stopped.changed() => return,
+                    };
                     let Ok(Ok(stream)) = handshake else { return };
                     let session = stream.get_ref().1;
                     let peer = Peer {
                         had_client_cert: session.peer_certificates().is_some_and(|c| !c.is_empty()),
                         tls_version: session.protocol_version().map(|v| format!("{v:?}")),
                         connection: number,
+                        control,
                     };
                     connection(TokioIo::new(stream), state, peer, stopped).await;
                 }
                 None => {
                     let peer = Peer {
                         connection: number,
+                        control,
                         ..Peer::default()
                     };
                     connection(TokioIo::new(tcp), state, peer, stopped).await
@@ -376,6 +585,7 @@ async fn connection<I>(io: I, state: Arc<State>, peer: Peer, mut stopped: watch:
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let control = Arc::clone(&peer.control);
     let service = service_fn(move |request| {
         let (state, peer) = (Arc::clone(&state), peer.clone());
         async move { Ok::<_, std::convert::Infallible>(handle(request, &state, &peer).await) }
@@ -385,13 +595,19 @@ where
     tokio::select! {
         _ = conn.as_mut() => {}
         _ = stopped.changed() => {}
+        _ = control.aborted() => {
+            // Let hyper flush what the answer sent so far; then the
+            // connection is dropped without a TLS close_notify, and `Tcp`
+            // makes the close a RST.
+            let _ = tokio::time::timeout(RESET_GRACE, conn.as_mut()).await;
+        }
     }
 }
 
-type Answer = Response<Full<Bytes>>;
+type Answer = Response<AnswerBody>;
 
 fn text(status: StatusCode, body: impl Into<String>) -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from(body.into())));
+    let mut response = Response::new(AnswerBody::full(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -406,7 +622,7 @@ fn pkcs7_answer(der: &[u8]) -> Answer {
 
 /// A certs-only answer with its already base64-encoded `body`.
 fn pkcs7_body(body: Bytes) -> Answer {
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(AnswerBody::full(body));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -450,18 +666,23 @@ fn operation(path: &str) -> Option<&str> {
 async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answer {
     let path = request.uri().path().to_owned();
     let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
-    lock(&state.log).push(RequestRecord {
-        method: request.method().to_string(),
-        path: path.clone(),
-        had_authorization: authorization.is_some(),
-        had_client_cert: peer.had_client_cert,
-        tls_version: peer.tls_version.clone(),
-        connection: peer.connection,
-        transfer_encoding: request
-            .headers()
-            .get(hyper::header::TRANSFER_ENCODING)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-    });
+    let record = {
+        let mut log = lock(&state.log);
+        log.push(RequestRecord {
+            method: request.method().to_string(),
+            path: path.clone(),
+            had_authorization: authorization.is_some(),
+            had_client_cert: peer.had_client_cert,
+            tls_version: peer.tls_version.clone(),
+            connection: peer.connection,
+            transfer_encoding: request
+                .headers()
+                .get(hyper::header::TRANSFER_ENCODING)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            fault: None,
+        });
+        log.len() - 1
+    };
     let faults = lock(&state.faults).clone();
     if let Some(delay) = faults.delay {
         tokio::time::sleep(delay).await;
@@ -493,7 +714,23 @@ async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answe
                 Ok(body) => body.to_bytes(),
                 Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
             };
-            enroll(state, &faults, &body)
+            let fault = match faults.by_csr.then(|| fault::from_csr(&body)).flatten() {
+                Some(Ok(fault)) => Some(fault),
+                Some(Err(e)) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        format!("the CSR names no fault: {e}"),
+                    );
+                }
+                None => faults.fault,
+            };
+            match fault {
+                Some(fault) => {
+                    lock(&state.log)[record].fault = Some(fault);
+                    faulty_enroll(state, &faults, &body, fault, peer).await
+                }
+                None => enroll(state, &faults, &body),
+            }
         }
         (_, "cacerts" | "csrattrs" | "simpleenroll" | "simplereenroll") => text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -541,6 +778,58 @@ fn cacerts(state: &State, faults: &Faults) -> Answer {
     }
 }
 
+/// An enrollment that meets `fault`.
+async fn faulty_enroll(
+    state: &State,
+    faults: &Faults,
+    body: &[u8],
+    fault: EnrollFault,
+    peer: &Peer,
+) -> Answer {
+    let mut faults = faults.clone();
+    match fault {
+        EnrollFault::StallHeaders => {
+            // Dropped with the connection when the client goes away.
+            tokio::time::sleep(STALL_LIMIT).await;
+            return text(StatusCode::SERVICE_UNAVAILABLE, "stalled for too long");
+        }
+        EnrollFault::Huge => return pkcs7_body(fault::huge_body()),
+        EnrollFault::Endless => {
+            let mut answer = pkcs7_body(Bytes::new());
+            *answer.body_mut() = AnswerBody::endless();
+            return answer;
+        }
+        EnrollFault::PendingForever => return pending_answer(&faults),
+        EnrollFault::Trickle | EnrollFault::Reset => {}
+        EnrollFault::Status(code) => {
+            faults.status = Some((code, format!("refused by est-server (fault {fault})")));
+        }
+        EnrollFault::Body(body) => faults.body = Some(body),
+        EnrollFault::WrongContentType => faults.wrong_content_type = true,
+        EnrollFault::OtherKey => faults.other_key = true,
+        EnrollFault::DropSans => faults.drop_sans = true,
+    }
+    let answer = enroll(state, &faults, body);
+    if answer.status() != StatusCode::OK {
+        return answer;
+    }
+    match fault {
+        EnrollFault::Trickle => answer.map(AnswerBody::trickle),
+        EnrollFault::Reset => answer.map(|body| body.reset(Arc::clone(&peer.control))),
+        _ => answer,
+    }
+}
+
+/// 202 with `Retry-After`.
+fn pending_answer(faults: &Faults) -> Answer {
+    let mut answer = text(StatusCode::ACCEPTED, "request queued for approval");
+    let retry_after = faults.retry_after.clone().unwrap_or_else(|| "1".into());
+    if let Ok(value) = HeaderValue::from_str(&retry_after) {
+        answer.headers_mut().insert(RETRY_AFTER, value);
+    }
+    answer
+}
+
 fn enroll(state: &State, faults: &Faults, body: &[u8]) -> Answer {
     if let Some((status, body)) = &faults.status {
         let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -559,12 +848,7 @@ fn enroll(state: &State, faults: &Faults, body: &[u8]) -> Answer {
         let seen = pending.entry(csr.clone()).or_insert(0);
         if *seen < faults.pending_times {
             *seen += 1;
-            let mut answer = text(StatusCode::ACCEPTED, "request queued for approval");
-            let retry_after = faults.retry_after.clone().unwrap_or_else(|| "1".into());
-            if let Ok(value) = HeaderValue::from_str(&retry_after) {
-                answer.headers_mut().insert(RETRY_AFTER, value);
-            }
-            return answer;
+            return pending_answer(faults);
         }
     }
     let options = IssueOptions {
@@ -598,7 +882,7 @@ fn enroll(state: &State, faults: &Faults, body: &[u8]) -> Answer {
 
 fn pkcs7_with_body(body: String) -> Answer {
     let mut answer = pkcs7_answer(&[]);
-    *answer.body_mut() = Full::new(Bytes::from(body));
+    *answer.body_mut() = AnswerBody::full(body);
     answer
 }
 
