@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 use clap::Parser;
-use est_server::{AuthMode, BodyFault, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
+use est_server::{
+    AuthMode, BodyFault, CacertsOrder, EnrollFault, EstServer, Faults, KeyType, ServerConfig,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -76,6 +78,19 @@ struct Args {
     /// Add an unrelated certificate to /cacerts.
     #[arg(long)]
     cacerts_extra: bool,
+    /// Apply this fault to every enrollment: stall-headers, trickle, reset,
+    /// huge, endless, pending-forever, status-NNN, garbage, truncated,
+    /// oversized, wrong-content-type, other-key or drop-sans.
+    #[arg(long, value_name = "KIND")]
+    fault: Option<EnrollFault>,
+    /// Apply fault KIND to an enrollment whose CSR's CN (or else first DNS
+    /// SAN) starts with "fault-KIND." (e.g. fault-trickle.example.test).
+    #[arg(long)]
+    faults_by_csr: bool,
+    /// Also listen on this port of 127.0.0.1 and never complete a TLS
+    /// handshake there (0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    tls_stall_port: Option<u16>,
 }
 
 #[tokio::main]
@@ -95,6 +110,8 @@ async fn main() -> Result<()> {
         drop_sans: args.drop_sans,
         cacerts_order: args.cacerts_order,
         cacerts_extra: args.cacerts_extra,
+        by_csr: args.faults_by_csr,
+        fault: args.fault,
     };
     let server = EstServer::start(ServerConfig {
         ca_name: "est-server".into(),
@@ -107,11 +124,15 @@ async fn main() -> Result<()> {
         trust_anchor_out: Some(args.trust_anchor_out.clone()),
         tls12_only: args.tls12_only,
         faults,
+        tls_stall_port: args.tls_stall_port,
     })
     .await?;
     println!("EST server: {}/.well-known/est/", server.https_url());
     if let Some(url) = server.http_url() {
         println!("plain HTTP: {url}/.well-known/est/");
+    }
+    if let Some(url) = server.tls_stall_url() {
+        println!("TLS handshakes stall: {url}");
     }
     println!("trust anchor: {}", args.trust_anchor_out.display());
     match args.auth {
