@@ -1,8 +1,8 @@
 //! `ca-handler demo`: a complete enrollment through the component against
 //! an in-process local EST server, with no configuration at all.
 
-use crate::report::{Summary, pem_certificates, verify_chain};
-use crate::{Enrollment, Host, Settings};
+use crate::report::{Summary, verify_chain};
+use crate::{Enrollment, Host, PemBundle, Settings};
 use anyhow::{Context, Result, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use est_server::{EstServer, KeyType, ServerConfig};
@@ -62,10 +62,10 @@ pub async fn run(
         ),
         Err(e) => bail!("{}", crate::report::explain(&e)),
     };
-    let certs = pem_certificates(&certificate.cert_bundle)?;
+    let bundle = PemBundle::parse(&certificate.cert_bundle)?;
     let raw =
         base64ct::Base64::decode_vec(&certificate.cert_raw).context("cert_raw is not base64")?;
-    if raw != certs[0] {
+    if raw != bundle.leaf {
         bail!("cert_raw is not the bundle's first certificate");
     }
     verify_chain(&certificate.cert_bundle, &server.trust_anchor_pem())?;
@@ -73,7 +73,7 @@ pub async fn run(
     std::fs::write(out_dir.join("key.pem"), key.serialize_pem())?;
     let outcome = DemoOutcome {
         est_url: format!("{}/.well-known/est", server.https_url()),
-        summary: Summary::of(&certs[0])?,
+        summary: Summary::of(&bundle.leaf)?,
         cert_bundle: certificate.cert_bundle,
         out_dir: out_dir.to_owned(),
     };

@@ -26,6 +26,7 @@
 pub mod bindings;
 pub mod demo;
 pub mod outbound;
+pub mod pem;
 pub mod report;
 pub mod serve;
 pub mod settings;
@@ -34,6 +35,7 @@ pub use bindings::{
     Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
     TransportCause, TransportFailure,
 };
+pub use pem::PemBundle;
 pub use settings::Settings;
 
 use anyhow::{Context, Result};

@@ -1,9 +1,9 @@
 //! `ca-handler`: runs a CA-handler component from the command line.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use est_ca_host::report::{Summary, explain, pem_certificates};
-use est_ca_host::{Enrollment, HandlerError, Host, PollResult, Settings, demo};
+use est_ca_host::report::{Summary, explain};
+use est_ca_host::{Enrollment, HandlerError, Host, PemBundle, PollResult, Settings, demo, pem};
 use est_server::KeyType;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -250,10 +250,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Cacerts { .. } => match host.ca_certs(&settings).await? {
             Ok(pems) => {
-                for pem in &pems {
-                    let der = pem_certificates(pem)?;
-                    eprintln!("# {}", Summary::of(&der[0])?.subject);
-                    print!("{pem}");
+                for text in &pems {
+                    eprintln!("# {}", ca_subject(text)?);
+                    print!("{text}");
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -275,8 +274,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         "EST server: OK, /cacerts returned {} certificate(s)",
                         pems.len()
                     );
-                    for pem in &pems {
-                        println!("  {}", Summary::of(&pem_certificates(pem)?[0])?.subject);
+                    for text in &pems {
+                        println!("  {}", ca_subject(text)?);
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -328,6 +327,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The subject of one CA certificate that `ca-certs` returned.
+fn ca_subject(pem_text: &str) -> Result<String> {
+    let der = pem::certificate(pem_text).context("a CA certificate from ca-certs")?;
+    Ok(Summary::of(&der)?.subject)
+}
+
 fn read_csr(path: &Path) -> Result<String> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read the CSR {}", path.display()))?;
@@ -353,13 +358,10 @@ fn issued(cert: &est_ca_host::Certificate, out: &Path, json: bool) -> Result<Exi
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let certs = pem_certificates(bundle)?;
-    if certs.is_empty() {
-        bail!("the bundle is empty");
-    }
+    let parsed = PemBundle::parse(bundle).context("the component's cert_bundle")?;
     std::fs::write(out, bundle).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("{}", Summary::of(&certs[0])?);
-    println!("chain:      {} CA certificate(s)", certs.len() - 1);
+    println!("{}", Summary::of(&parsed.leaf)?);
+    println!("chain:      {} CA certificate(s)", parsed.chain.len());
     println!("written to: {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

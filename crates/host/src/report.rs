@@ -2,10 +2,10 @@
 //! certificate, a check of its chain, and an explanation of each failure.
 
 use crate::bindings::{HandlerError, TransportCause, TransportFailure};
-use anyhow::{Context, Result, anyhow, bail};
+use crate::pem::{self, PemBundle};
+use anyhow::{Context, Result, anyhow};
 use der::Decode;
 use rustls::client::danger::ServerCertVerifier;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::fmt;
 use std::sync::Arc;
@@ -92,45 +92,40 @@ impl fmt::Display for Summary {
     }
 }
 
-/// The DER certificates of a PEM bundle, in order.
-pub fn pem_certificates(bundle: &str) -> Result<Vec<Vec<u8>>> {
-    let certs = CertificateDer::pem_slice_iter(bundle.as_bytes())
-        .map(|c| c.map(|c| c.to_vec()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow!("not a PEM certificate bundle: {e}"))?;
-    if certs.is_empty() {
-        bail!("the bundle holds no certificate");
-    }
-    Ok(certs)
-}
-
-/// Verifies that the bundle's first certificate chains, through the others,
-/// to one of the PEM trust anchors, and is valid now for its first DNS name
-/// (or IP address).
+/// Verifies that the bundle's certificate chains, through the rest of the
+/// bundle, to one of the PEM trust anchors, and is valid now for its first
+/// DNS name (or IP address).
 pub fn verify_chain(bundle: &str, trust_anchors_pem: &str) -> Result<()> {
-    let certs = pem_certificates(bundle)?;
-    let mut roots = rustls::RootCertStore::empty();
-    for anchor in pem_certificates(trust_anchors_pem)? {
-        roots.add(CertificateDer::from(anchor))?;
-    }
-    let summary = Summary::of(&certs[0])?;
+    let bundle = PemBundle::parse(bundle)?;
+    let anchors = pem::certificates(trust_anchors_pem).context("the trust anchors")?;
+    let summary = Summary::of(&bundle.leaf)?;
     let name = summary
         .sans
         .iter()
         .find_map(|san| san.strip_prefix("DNS:").or_else(|| san.strip_prefix("IP:")))
         .context("the certificate names no DNS name or IP address to verify")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for anchor in anchors {
+        roots.add(CertificateDer::from(anchor))?;
+    }
     let name = ServerName::try_from(name.to_owned())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
         rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()?;
-    let end_entity = CertificateDer::from(certs[0].clone());
-    let intermediates: Vec<CertificateDer<'_>> = certs[1..]
+    let intermediates: Vec<CertificateDer<'_>> = bundle
+        .chain
         .iter()
-        .map(|c| CertificateDer::from(c.clone()))
+        .map(|c| CertificateDer::from(c.as_slice()))
         .collect();
     verifier
-        .verify_server_cert(&end_entity, &intermediates, &name, &[], UnixTime::now())
+        .verify_server_cert(
+            &CertificateDer::from(bundle.leaf.as_slice()),
+            &intermediates,
+            &name,
+            &[],
+            UnixTime::now(),
+        )
         .map_err(|e| anyhow!("the chain does not verify: {e}"))?;
     Ok(())
 }
@@ -217,5 +212,76 @@ pub fn explain(error: &HandlerError) -> String {
             format!("the issued certificate was refused: {detail}")
         }
         HandlerError::NotSupported(detail) => format!("not supported: {detail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+    /// A root, an issuing CA under it, and a leaf for `names` under that,
+    /// as PEM: (bundle of leaf + issuing CA + root, root).
+    fn chain(names: &[&str]) -> (String, String) {
+        let ca = |cn: &str| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, cn);
+            params
+        };
+        let root =
+            CertifiedIssuer::self_signed(ca("Report Root"), KeyPair::generate().unwrap()).unwrap();
+        let issuing =
+            CertifiedIssuer::signed_by(ca("Report CA"), KeyPair::generate().unwrap(), &root)
+                .unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("none"));
+        let leaf = params
+            .signed_by(&KeyPair::generate().unwrap(), &issuing)
+            .unwrap();
+        ([leaf.pem(), issuing.pem(), root.pem()].concat(), root.pem())
+    }
+
+    #[test]
+    fn a_summary_names_subject_sans_issuer_and_serial() {
+        let (bundle, _) = chain(&["report.example.test", "192.0.2.7"]);
+        let summary = Summary::of(&PemBundle::parse(&bundle).unwrap().leaf).unwrap();
+        assert_eq!(summary.subject, "CN=report.example.test");
+        assert_eq!(summary.issuer, "CN=Report CA");
+        assert_eq!(summary.sans, ["DNS:report.example.test", "IP:192.0.2.7"]);
+        assert!(
+            summary
+                .serial
+                .split(':')
+                .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit())),
+            "{}",
+            summary.serial
+        );
+        let shown = summary.to_string();
+        assert!(
+            shown.starts_with("subject:    CN=report.example.test\n"),
+            "{shown}"
+        );
+        assert!(Summary::of(b"not DER").is_err());
+    }
+
+    #[test]
+    fn a_chain_verifies_up_to_its_own_root_only() {
+        let (bundle, root) = chain(&["verify.example.test"]);
+        verify_chain(&bundle, &root).unwrap();
+        let (_, other_root) = chain(&["verify.example.test"]);
+        let err = verify_chain(&bundle, &other_root).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err:#}");
+        let err = verify_chain("", &root).unwrap_err();
+        assert!(err.to_string().contains("holds no certificate"), "{err:#}");
+        let err = verify_chain(&bundle, "").unwrap_err();
+        assert!(format!("{err:#}").contains("trust anchors"), "{err:#}");
+        let (nameless, root) = chain(&[]);
+        let err = verify_chain(&nameless, &root).unwrap_err();
+        assert!(err.to_string().contains("no DNS name"), "{err:#}");
     }
 }

@@ -270,9 +270,9 @@ async fn certbot_through_acme2certifier_and_the_component() {
     let fullchain = std::fs::read_to_string(dir.join("certbot-ok/fullchain.pem")).unwrap();
     est_ca_host::report::verify_chain(&fullchain, &ok.est.trust_anchor_pem())
         .expect("the chain verifies up to the local EST CA");
-    let certs = est_ca_host::report::pem_certificates(&fullchain).unwrap();
+    let certs = est_ca_host::PemBundle::parse(&fullchain).unwrap();
     assert_eq!(certs.len(), 3, "leaf, issuing CA, root");
-    let leaf = x509_cert::Certificate::from_der(&certs[0]).unwrap();
+    let leaf = x509_cert::Certificate::from_der(&certs.leaf).unwrap();
     let request = x509_cert::request::CertReq::from_der(csr.der()).unwrap();
     assert_eq!(
         leaf.tbs_certificate().subject_public_key_info(),

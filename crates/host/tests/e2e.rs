@@ -3,8 +3,10 @@
 //! real CA, all on 127.0.0.1.
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
-use est_ca_host::report::{pem_certificates, verify_chain};
-use est_ca_host::{Certificate, Enrollment, HandlerError, PollResult, Settings, TransportCause};
+use est_ca_host::report::verify_chain;
+use est_ca_host::{
+    Certificate, Enrollment, HandlerError, PemBundle, PollResult, Settings, TransportCause, pem,
+};
 use est_server::{AuthMode, BodyFault, Ca, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
 use rcgen::{CertificateParams, DnType};
 use std::path::PathBuf;
@@ -107,26 +109,25 @@ fn detail(error: &HandlerError) -> String {
 
 /// The output shape acme2certifier expects, and a chain that verifies.
 fn assert_good_certificate(cert: &Certificate, lab: &Lab) {
-    let certs = pem_certificates(&cert.cert_bundle).unwrap();
+    let bundle = PemBundle::parse(&cert.cert_bundle).unwrap();
     assert_eq!(
         Base64::decode_vec(&cert.cert_raw).unwrap(),
-        certs[0],
+        bundle.leaf,
         "cert_raw is the bundle's first certificate"
     );
     assert!(!cert.cert_raw.contains(['\n', '-']));
     for line in cert.cert_bundle.lines().filter(|l| !l.starts_with("-----")) {
         assert!(line.len() <= 64, "PEM lines are at most 64 columns: {line}");
     }
+    let [issuer, root] = bundle.chain.as_slice() else {
+        panic!("the chain is the issuer then the root: {bundle:?}")
+    };
     assert_eq!(
-        certs[1],
+        *issuer,
         lab.server.ca().issuing_der(),
         "the issuer follows the certificate"
     );
-    assert_eq!(
-        certs[2],
-        lab.server.ca().root_der(),
-        "the root ends the chain"
-    );
+    assert_eq!(*root, lab.server.ca().root_der(), "the root ends the chain");
     verify_chain(&cert.cert_bundle, &lab.server.trust_anchor_pem()).unwrap();
     openssl_verify(cert, lab);
 }
@@ -138,8 +139,9 @@ fn openssl_verify(cert: &Certificate, lab: &Lab) {
         .split_inclusive("-----END CERTIFICATE-----\n")
         .map(str::to_owned)
         .collect();
-    let leaf = lab.file("leaf.pem", &pems[0]);
-    let chain = lab.file("chain.pem", pems[1..].concat());
+    let (leaf, chain) = pems.split_first().expect("the bundle is not empty");
+    let leaf = lab.file("leaf.pem", leaf);
+    let chain = lab.file("chain.pem", chain.concat());
     let output = std::process::Command::new("openssl")
         .args([
             "verify",
@@ -268,7 +270,7 @@ fn pkcs12(cert_pem: &str, key_pem: &str, password: &str) -> Vec<u8> {
     use p12_keystore::{
         Certificate as P12Cert, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain,
     };
-    let certs: Vec<P12Cert> = pem_certificates(cert_pem)
+    let certs: Vec<P12Cert> = pem::certificates(cert_pem)
         .unwrap()
         .iter()
         .map(|d| P12Cert::from_der(d).unwrap())
@@ -669,7 +671,7 @@ async fn a_certificate_missing_requested_names_is_warned_about_or_refused() {
 
     // Default (warn): the certificate comes back, with the warning.
     let cert = issued(enroll_with(&[]).await);
-    assert_eq!(pem_certificates(&cert.cert_bundle).unwrap().len(), 3);
+    assert_eq!(PemBundle::parse(&cert.cert_bundle).unwrap().len(), 3);
     assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
     assert!(cert.warnings[0].contains(lacking), "{:?}", cert.warnings);
 
@@ -707,8 +709,9 @@ async fn cacerts_order_and_extra_certificates_do_not_disturb_the_chain() {
             let listed = host().ca_certs(&lab.settings(&[])).await.unwrap().unwrap();
             assert_eq!(listed.len(), if extra { 3 } else { 2 }, "{order:?}");
             if order == CacertsOrder::RootFirst {
+                let first = listed.first().expect("certificates are listed");
                 assert_eq!(
-                    pem_certificates(&listed[0]).unwrap()[0],
+                    pem::certificate(first).unwrap(),
                     lab.server.ca().root_der(),
                     "server order kept"
                 );
