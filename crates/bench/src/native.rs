@@ -5,7 +5,8 @@
 use est_ca_handler::config::{Config, Scheme};
 use est_ca_handler::error::TransportCause;
 use est_ca_handler::transport::{Limits, Method, Request, Response, Transport, TransportError};
-use est_ca_host::outbound::{Connector, pooled_client, tls_client};
+use est_ca_host::client::{Connector, pooled_client};
+use est_ca_host::tls;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -24,7 +25,7 @@ impl NativeTransport {
         let timeout = Duration::from_secs(config.request_timeout_secs.into());
         let _guard = runtime.enter();
         Ok(Self {
-            client: pooled_client(tls_client(config)?, timeout),
+            client: pooled_client(tls::client_config(config)?, timeout),
             runtime,
         })
     }

@@ -24,12 +24,14 @@
 #![warn(missing_docs)]
 
 pub mod bindings;
+pub mod client;
 pub mod demo;
 pub mod outbound;
 pub mod pem;
 pub mod report;
 pub mod serve;
 pub mod settings;
+pub mod tls;
 
 pub use bindings::{
     Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
@@ -104,7 +106,7 @@ pub struct State {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: outbound::Hooks,
+    hooks: outbound::OutboundHooks,
     values: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
@@ -222,7 +224,7 @@ impl Host {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: outbound::Hooks(settings.outbound.clone()),
+            hooks: outbound::OutboundHooks(settings.outbound.clone()),
             values: std::sync::Arc::clone(&settings.values),
         };
         let mut store = Store::new(self.pre.engine(), state);
@@ -357,55 +359,6 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    use est_server::{EstServer, ServerConfig};
-
-    async fn settings_for(server: &EstServer, dir: &Path) -> Settings {
-        let anchor = dir.join(format!("root-{}.pem", server.https_addr().port()));
-        std::fs::write(&anchor, server.trust_anchor_pem()).unwrap();
-        Settings::from_pairs([
-            ("est_host", server.https_url()),
-            ("est_user", "estuser".to_owned()),
-            ("est_password", "estpwd".to_owned()),
-            ("ca_bundle", anchor.display().to_string()),
-        ])
-        .unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn the_sandbox_refuses_every_destination_but_est_host() {
-        let dir = std::env::temp_dir().join(format!("est-sandbox-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let asked = EstServer::start(ServerConfig::default()).await.unwrap();
-        let allowed = EstServer::start(ServerConfig::default()).await.unwrap();
-        // The component is configured for `asked`; the host only lets it reach `allowed`.
-        let mut settings = settings_for(&asked, &dir).await;
-        settings.outbound = settings_for(&allowed, &dir).await.outbound;
-
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec!["sandbox.test".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "sandbox.test");
-        let csr = Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der());
-        let result = Host::embedded()
-            .unwrap()
-            .enroll(&settings, &csr)
-            .await
-            .unwrap();
-        match result {
-            Err(HandlerError::Transport(failure)) => {
-                assert!(matches!(failure.cause, TransportCause::DestinationDenied));
-                assert!(
-                    failure.detail.contains("destination not allowed"),
-                    "{}",
-                    failure.detail
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(asked.requests().is_empty() && allowed.requests().is_empty());
-    }
 
     #[test]
     fn a_file_that_is_not_a_component_is_refused_clearly() {

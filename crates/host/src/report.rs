@@ -1,14 +1,13 @@
 //! What the command line shows a person: a summary of an issued
-//! certificate, a check of its chain, and an explanation of each failure.
+//! certificate, a check of its chain (with [`crate::tls`]'s verifier), and
+//! an explanation of each failure.
 
 use crate::bindings::{HandlerError, TransportCause, TransportFailure};
 use crate::pem::{self, PemBundle};
-use anyhow::{Context, Result, anyhow};
+use crate::tls::ChainVerifier;
+use anyhow::{Context, Result};
 use der::Decode;
-use rustls::client::danger::ServerCertVerifier;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::fmt;
-use std::sync::Arc;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -104,30 +103,7 @@ pub fn verify_chain(bundle: &str, trust_anchors_pem: &str) -> Result<()> {
         .iter()
         .find_map(|san| san.strip_prefix("DNS:").or_else(|| san.strip_prefix("IP:")))
         .context("the certificate names no DNS name or IP address to verify")?;
-    let mut roots = rustls::RootCertStore::empty();
-    for anchor in anchors {
-        roots.add(CertificateDer::from(anchor))?;
-    }
-    let name = ServerName::try_from(name.to_owned())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()?;
-    let intermediates: Vec<CertificateDer<'_>> = bundle
-        .chain
-        .iter()
-        .map(|c| CertificateDer::from(c.as_slice()))
-        .collect();
-    verifier
-        .verify_server_cert(
-            &CertificateDer::from(bundle.leaf.as_slice()),
-            &intermediates,
-            &name,
-            &[],
-            UnixTime::now(),
-        )
-        .map_err(|e| anyhow!("the chain does not verify: {e}"))?;
-    Ok(())
+    ChainVerifier::new(&anchors)?.verify(&bundle.leaf, &bundle.chain, name)
 }
 
 /// What to look at for a transport failure of `cause`.

@@ -1,0 +1,368 @@
+//! The host's TLS policy, in one place: the crypto provider (ring), the
+//! rustls client for a handler configuration (TLS 1.3 and 1.2; trust
+//! anchors from `ca_bundle`, the public webpki roots when it is unset, no
+//! verification when it is `False`; the client identity from
+//! `est_client_cert` + `est_client_key` or a PKCS#12 `est_client_cert` with
+//! `cert_passphrase`), reading PEM certificate files, and verifying a
+//! certificate chain up to given trust anchors.
+//!
+//! The component's outgoing requests ([`crate::outbound`]), the chain
+//! check of [`crate::report::verify_chain`] and the benchmark's native
+//! floor all take their TLS from here.
+
+use crate::pem;
+use anyhow::{Context, Result, anyhow};
+use est_ca_handler::config::{Auth, CaBundle, ClientKey, Config};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The TLS protocol versions the host speaks, newest first.
+pub const PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// The crypto provider of every TLS connection and chain check (ring).
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The TLS client for `config`: TLS 1.3 and 1.2, the trust anchors that
+/// `ca_bundle` selects, and the client certificate when the configuration
+/// authenticates with one. Fails, naming the setting and the file, when
+/// the TLS material cannot be read or used; never shows a passphrase.
+pub fn client_config(config: &Config) -> Result<ClientConfig> {
+    let provider = crypto_provider();
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(PROTOCOL_VERSIONS)?;
+    let builder = match &config.ca_bundle {
+        CaBundle::System => builder.with_root_certificates(webpki_roots()),
+        CaBundle::File(path) => builder.with_root_certificates(
+            trust_anchors(Path::new(path)).with_context(|| format!("ca_bundle {path}"))?,
+        ),
+        CaBundle::Disabled => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider))),
+    };
+    let tls = match &config.auth {
+        Auth::Basic { .. } => builder.with_no_client_auth(),
+        Auth::ClientCertificate { cert_file, key } => {
+            let (chain, key) = client_identity(Path::new(cert_file), key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .context("the client certificate does not match its key")?
+        }
+    };
+    Ok(tls)
+}
+
+/// The public webpki roots, for `ca_bundle` unset or `True`.
+fn webpki_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// The certificates of a PEM file, in order; an error naming the file when
+/// it cannot be read or holds no certificate.
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let certs = pem::certificates(&data).with_context(|| format!("{}", path.display()))?;
+    Ok(certs.into_iter().map(CertificateDer::from).collect())
+}
+
+/// The trust anchors of a PEM file (`ca_bundle`).
+fn trust_anchors(path: &Path) -> Result<RootCertStore> {
+    anchor_store(read_certificates(path)?)
+}
+
+/// A root store holding every one of `anchors`; an error when one of them
+/// cannot serve as a trust anchor.
+fn anchor_store(anchors: Vec<CertificateDer<'static>>) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for anchor in anchors {
+        roots
+            .add(anchor)
+            .context("a certificate is not a usable trust anchor")?;
+    }
+    Ok(roots)
+}
+
+/// The client certificate chain and private key: PEM files, or a PKCS#12
+/// file opened with its passphrase.
+fn client_identity(
+    cert_file: &Path,
+    key: &ClientKey,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    match key {
+        ClientKey::PemFile(key_file) => {
+            let chain = read_certificates(cert_file)
+                .with_context(|| format!("est_client_cert {}", cert_file.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key_file)
+                .map_err(|e| anyhow!("est_client_key {key_file}: no usable private key ({e})"))?;
+            Ok((chain, key))
+        }
+        ClientKey::Pkcs12 { passphrase } => {
+            let data = std::fs::read(cert_file)
+                .with_context(|| format!("cannot read est_client_cert {}", cert_file.display()))?;
+            let store = p12_keystore::KeyStore::from_pkcs12(
+                &data,
+                passphrase.expose(),
+                Default::default(),
+            )
+            .map_err(|e| {
+                anyhow!(
+                    "est_client_cert {} could not be opened as PKCS#12 with cert_passphrase ({e})",
+                    cert_file.display()
+                )
+            })?;
+            let (_, chain) = store.private_key_chain().ok_or_else(|| {
+                anyhow!(
+                    "est_client_cert {} holds no private key with a certificate",
+                    cert_file.display()
+                )
+            })?;
+            let certs = chain
+                .certs()
+                .iter()
+                .map(|c| CertificateDer::from(c.as_der().to_vec()))
+                .collect();
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
+            Ok((certs, key))
+        }
+    }
+}
+
+/// Accepts any server certificate (`ca_bundle: False`), while still
+/// checking the handshake signatures.
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Checks certificate chains the way a TLS client checks a server's: the
+/// WebPKI path validation of rustls, over given trust anchors.
+pub struct ChainVerifier {
+    verifier: Arc<WebPkiServerVerifier>,
+}
+
+impl ChainVerifier {
+    /// A verifier trusting exactly `anchors` (DER certificates); an error
+    /// when there are none or one cannot serve as a trust anchor.
+    pub fn new(anchors: &[Vec<u8>]) -> Result<Self> {
+        let roots = anchor_store(
+            anchors
+                .iter()
+                .map(|der| CertificateDer::from(der.clone()))
+                .collect(),
+        )?;
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crypto_provider())
+                .build()
+                .context("no usable trust anchor")?;
+        Ok(Self { verifier })
+    }
+
+    /// Verifies that `leaf` chains through `intermediates` to one of the
+    /// trust anchors, is valid now and names `name` (a DNS name or an IP
+    /// address).
+    pub fn verify(&self, leaf: &[u8], intermediates: &[Vec<u8>], name: &str) -> Result<()> {
+        let name = ServerName::try_from(name.to_owned())
+            .map_err(|e| anyhow!("{name:?} is not a DNS name or IP address: {e}"))?;
+        let intermediates: Vec<CertificateDer<'_>> = intermediates
+            .iter()
+            .map(|der| CertificateDer::from(der.as_slice()))
+            .collect();
+        self.verifier
+            .verify_server_cert(
+                &CertificateDer::from(leaf),
+                &intermediates,
+                &name,
+                &[],
+                UnixTime::now(),
+            )
+            .map_err(|e| anyhow!("the chain does not verify: {e}"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A handler configuration from `pairs`.
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        struct Pairs(BTreeMap<String, String>);
+        impl est_ca_handler::config::SettingsSource for Pairs {
+            fn get(&self, key: &str) -> Result<Option<String>, String> {
+                Ok(self.0.get(key).cloned())
+            }
+            fn env(&self, _: &str) -> Option<String> {
+                None
+            }
+        }
+        let pairs = Pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        Config::load(&pairs).unwrap()
+    }
+
+    fn scratch(name: &str, contents: &[u8]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("est-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn basic(ca_bundle: &str) -> Config {
+        config(&[
+            ("est_host", "https://est.test"),
+            ("est_user", "u"),
+            ("est_password", "p"),
+            ("ca_bundle", ca_bundle),
+        ])
+    }
+
+    /// A self-signed CA and a server certificate it issued for `name`.
+    fn ca_and_server(
+        name: &str,
+    ) -> (
+        rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+        rcgen::Certificate,
+    ) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "TLS test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&rcgen::KeyPair::generate().unwrap(), &ca)
+            .unwrap();
+        (ca, leaf)
+    }
+
+    #[test]
+    fn a_ca_bundle_without_certificates_is_a_clear_error() {
+        let empty = scratch("empty.pem", b"# trust anchors go here\n");
+        let err = client_config(&basic(&empty.display().to_string())).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("ca_bundle ") && text.contains(&empty.display().to_string()),
+            "{text}"
+        );
+        assert!(text.contains("no PEM certificate"), "{text}");
+
+        let missing = client_config(&basic("/nonexistent/ca.pem")).unwrap_err();
+        assert!(
+            format!("{missing:#}").contains("cannot read /nonexistent/ca.pem"),
+            "{missing:#}"
+        );
+    }
+
+    #[test]
+    fn every_ca_bundle_mode_gives_a_client() {
+        let (ca, _) = ca_and_server("est.test");
+        let anchors = scratch("anchors.pem", ca.pem().as_bytes());
+        for ca_bundle in ["True", "False", &anchors.display().to_string()] {
+            client_config(&basic(ca_bundle)).unwrap_or_else(|e| panic!("{ca_bundle}: {e:#}"));
+        }
+    }
+
+    #[test]
+    fn a_client_key_that_is_not_a_key_is_named() {
+        let (ca, leaf) = ca_and_server("client.test");
+        let cert = scratch("client.pem", leaf.pem().as_bytes());
+        let not_a_key = scratch("client.key", ca.pem().as_bytes());
+        let anchors = scratch("client-anchors.pem", ca.pem().as_bytes());
+        let err = client_config(&config(&[
+            ("est_host", "https://est.test"),
+            ("est_client_cert", &cert.display().to_string()),
+            ("est_client_key", &not_a_key.display().to_string()),
+            ("ca_bundle", &anchors.display().to_string()),
+        ]))
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("est_client_key") && text.contains("no usable private key"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn chains_verify_up_to_their_anchor_only() {
+        let (ca, leaf) = ca_and_server("chain.test");
+        let verifier = ChainVerifier::new(&[ca.der().to_vec()]).unwrap();
+        verifier.verify(leaf.der(), &[], "chain.test").unwrap();
+        let wrong_name = verifier.verify(leaf.der(), &[], "other.test").unwrap_err();
+        assert!(
+            wrong_name.to_string().contains("does not verify"),
+            "{wrong_name}"
+        );
+        let (stranger, _) = ca_and_server("chain.test");
+        let untrusted = ChainVerifier::new(&[stranger.der().to_vec()])
+            .unwrap()
+            .verify(leaf.der(), &[], "chain.test")
+            .unwrap_err();
+        assert!(
+            untrusted.to_string().contains("does not verify"),
+            "{untrusted}"
+        );
+        assert!(ChainVerifier::new(&[]).is_err(), "no anchor, no verifier");
+        assert!(verifier.verify(leaf.der(), &[], "not a name!").is_err());
+    }
+}
