@@ -20,6 +20,15 @@
 //! let enrollment = host.enroll(&settings, "MIIB...").await?;
 //! # Ok(()) }
 //! ```
+//!
+//! The modules, from the component outwards: [`bindings`] (the world's
+//! types), [`state`] (one call's store: WASI, `wasi:config/store`, memory
+//! caps, stderr), [`settings`] (the `[CAhandler]` keys and what the host
+//! derives from them), [`outbound`] (the one destination allowed and the
+//! `wasi:http` hook), [`client`] (pooled connections), [`tls`] (the whole
+//! TLS policy), [`pem`] (splitting PEM certificates), [`report`] (what a
+//! person reads: certificate summaries, chain checks, explained errors),
+//! [`serve`] (the HTTP API) and [`demo`].
 
 #![warn(missing_docs)]
 
@@ -31,6 +40,7 @@ pub mod pem;
 pub mod report;
 pub mod serve;
 pub mod settings;
+pub mod state;
 pub mod tls;
 
 pub use bindings::{
@@ -39,22 +49,20 @@ pub use bindings::{
 };
 pub use pem::PemBundle;
 pub use settings::Settings;
+pub use state::{MAX_INSTANCE_MEMORY, State};
 
 use anyhow::{Context, Result};
 use bindings::wasi::config0_2_0_draft_2024_09_27::store;
 use bindings::{CaHandler, CaHandlerPre};
 use std::path::Path;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config as EngineConfig, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The est-ca-handler component built with this crate (release, wasm32-wasip2).
 pub const COMPONENT: &[u8] = include_bytes!(env!("EST_CA_HANDLER_WASM"));
-
-/// The largest amount of stderr output kept from one call.
-const STDERR_LIMIT: usize = 64 * 1024;
 
 /// A compiled, pre-instantiated CA-handler component.
 #[derive(Clone)]
@@ -63,94 +71,7 @@ pub struct Host {
     /// The HTTP API, when the component exports `wasi:http/incoming-handler`.
     proxy: Option<wasmtime_wasi_http::p2::bindings::ProxyPre<State>>,
     /// The largest linear memory any instance has had, in bytes.
-    peak_memory: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// The most linear memory one instance may have (the handler needs well
-/// under 1 MiB; this only stops a runaway component).
-pub const MAX_INSTANCE_MEMORY: usize = 64 * 1024 * 1024;
-
-/// Caps each instance's memory and records the largest seen.
-struct Limits {
-    peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl wasmtime::ResourceLimiter for Limits {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > MAX_INSTANCE_MEMORY {
-            return Ok(false);
-        }
-        self.peak
-            .fetch_max(desired, std::sync::atomic::Ordering::Relaxed);
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
-/// The store data of one call.
-pub struct State {
-    limits: Limits,
-    table: ResourceTable,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    hooks: outbound::OutboundHooks,
-    values: std::sync::Arc<std::collections::BTreeMap<String, String>>,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for State {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
-
-impl store::Host for State {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
-        Ok(Ok(self.values.get(&key).cloned()))
-    }
-
-    fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
-        Ok(Ok(self
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()))
-    }
-}
-
-/// Logs what the component wrote to stderr (its warnings).
-fn log_stderr(stderr: &MemoryOutputPipe) {
-    for line in String::from_utf8_lossy(&stderr.contents())
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
-        tracing::warn!(target: "component", "{line}");
-    }
+    peak_memory: Arc<AtomicUsize>,
 }
 
 impl Host {
@@ -211,25 +132,7 @@ impl Host {
 
     /// A fresh store for one call, with `settings`, and its stderr.
     fn store(&self, settings: &Settings) -> (Store<State>, MemoryOutputPipe) {
-        let stderr = MemoryOutputPipe::new(STDERR_LIMIT);
-        let mut wasi = WasiCtx::builder();
-        wasi.stderr(stderr.clone());
-        for (name, value) in &settings.env {
-            wasi.env(name, value);
-        }
-        let state = State {
-            limits: Limits {
-                peak: std::sync::Arc::clone(&self.peak_memory),
-            },
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            hooks: outbound::OutboundHooks(settings.outbound.clone()),
-            values: std::sync::Arc::clone(&settings.values),
-        };
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|state| &mut state.limits);
-        (store, stderr)
+        state::new_store(self.pre.engine(), settings, &self.peak_memory)
     }
 
     /// A fresh instance for one call, with `settings`.
@@ -251,12 +154,7 @@ impl Host {
     ) -> Result<T> {
         let (mut store, instance, stderr) = self.instance(settings).await?;
         let result = call(&mut store, &instance).await;
-        for line in String::from_utf8_lossy(&stderr.contents())
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-        {
-            tracing::warn!(target: "component", "{line}");
-        }
+        state::log_stderr(&stderr);
         result
             .map_err(anyhow::Error::from)
             .context("the component failed")
@@ -264,7 +162,7 @@ impl Host {
 
     /// The largest linear memory any instance of this host has had, in bytes.
     pub fn peak_linear_memory(&self) -> usize {
-        self.peak_memory.load(std::sync::atomic::Ordering::Relaxed)
+        self.peak_memory.load(Ordering::Relaxed)
     }
 
     /// Instantiates the component in a fresh store and drops it: what every

@@ -2,7 +2,8 @@
 //! fresh instance per request (from the pre-instantiated component), with
 //! the host's TLS policy and sandbox for the component's outgoing calls.
 
-use crate::{Host, Settings, log_stderr};
+use crate::state::log_stderr;
+use crate::{Host, Settings};
 use anyhow::{Context, Result, bail};
 use hyper::body::Incoming;
 use hyper::service::service_fn;

@@ -12,8 +12,13 @@ use std::sync::Arc;
 
 /// Everything a call needs besides the component.
 pub struct Settings {
-    pub(crate) values: Arc<BTreeMap<String, String>>,
-    pub(crate) env: Vec<(String, String)>,
+    /// The `[CAhandler]` keys (lower case) and values, as the component
+    /// reads them through `wasi:config/store`.
+    pub(crate) config_values: Arc<BTreeMap<String, String>>,
+    /// The environment variables the `*_variable` keys name, and only
+    /// those, with their values: the component's whole environment.
+    pub(crate) env_vars: Vec<(String, String)>,
+    /// Where the component may send requests, with the host's TLS.
     pub(crate) outbound: Arc<Outbound>,
 }
 
@@ -41,7 +46,7 @@ impl Settings {
             .map(|(k, v)| (k.into().to_ascii_lowercase(), v.into()))
             .collect();
         // Only the variables the configuration names, never the whole environment.
-        let env: Vec<(String, String)> = values
+        let env_vars: Vec<(String, String)> = values
             .iter()
             .filter(|(key, _)| key.ends_with("_variable"))
             .filter_map(|(_, name)| {
@@ -50,7 +55,7 @@ impl Settings {
             .collect();
         let view = View {
             values: &values,
-            env: &env,
+            env_vars: &env_vars,
         };
         let outbound = match Config::load(&view) {
             Ok(config) => Outbound::new(&config).context("configuration")?,
@@ -58,8 +63,8 @@ impl Settings {
             Err(_) => Outbound::deny_all(),
         };
         Ok(Self {
-            values: Arc::new(values),
-            env,
+            config_values: Arc::new(values),
+            env_vars,
             outbound: Arc::new(outbound),
         })
     }
@@ -91,9 +96,11 @@ pub fn cahandler_section(text: &str) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
+/// The settings as the handler's configuration code reads them (the same
+/// view the component has), to build the host's side of them.
 struct View<'a> {
     values: &'a BTreeMap<String, String>,
-    env: &'a [(String, String)],
+    env_vars: &'a [(String, String)],
 }
 
 impl est_ca_handler::config::SettingsSource for View<'_> {
@@ -102,7 +109,7 @@ impl est_ca_handler::config::SettingsSource for View<'_> {
     }
 
     fn env(&self, name: &str) -> Option<String> {
-        self.env
+        self.env_vars
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
@@ -130,7 +137,10 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(settings.env, vec![("EST_PW".to_owned(), "pw".to_owned())]);
+        assert_eq!(
+            settings.env_vars,
+            vec![("EST_PW".to_owned(), "pw".to_owned())]
+        );
     }
 
     #[test]
