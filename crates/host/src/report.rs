@@ -106,7 +106,8 @@ pub fn verify_chain(bundle: &str, trust_anchors_pem: &str) -> Result<()> {
     ChainVerifier::new(&anchors)?.verify(&bundle.leaf, &bundle.chain, name)
 }
 
-/// What to look at for a transport failure of `cause`.
+/// What to look at for a transport failure of `cause`; `None` for
+/// [`TransportCause::Other`], whose detail is all there is to say.
 pub fn transport_hint(cause: TransportCause) -> Option<String> {
     Some(match cause {
         TransportCause::Dns => "check the host name in est_host".into(),
@@ -119,19 +120,31 @@ pub fn transport_hint(cause: TransportCause) -> Option<String> {
         TransportCause::TlsUntrusted => {
             "the server's certificate is not trusted: set ca_bundle to its CA (PEM)".into()
         }
-        TransportCause::TlsAlert(code) => format!(
-            "the server refused the TLS handshake ({}): check est_client_cert/est_client_key and that the EST server trusts their issuer",
-            tls_alert_name(code)
-        ),
-        TransportCause::TlsProtocol => {
-            "no common TLS version or cipher suite, or a certificate the host does not trust: check ca_bundle and the server's TLS settings".into()
-        }
+        TransportCause::TlsAlert(code) => tls_alert_hint(code),
+        TransportCause::TlsProtocol => TLS_PROTOCOL_HINT.into(),
         TransportCause::DestinationDenied => {
-            "the host allows requests to est_host only".into()
+            "the host allows requests to est_host only (scheme, host and port)".into()
         }
         TransportCause::Timeout => "see request_timeout".into(),
         TransportCause::Other => return None,
     })
+}
+
+const TLS_PROTOCOL_HINT: &str = "no common TLS version or cipher suite, or a certificate the host does not trust: check ca_bundle and the server's TLS settings";
+
+/// What to look at when the server ended the handshake with alert `code`:
+/// the client certificate for the alerts about certificates, the TLS
+/// settings for those about versions and ciphers.
+fn tls_alert_hint(code: Option<u8>) -> String {
+    let alert = tls_alert_name(code);
+    match code {
+        Some(70 | 71) => {
+            format!("the server refused the TLS handshake ({alert}): {TLS_PROTOCOL_HINT}")
+        }
+        _ => format!(
+            "the server refused the TLS handshake ({alert}): check est_client_cert/est_client_key and that the EST server trusts their issuer"
+        ),
+    }
 }
 
 /// The name of a TLS alert code (RFC 8446 §6).
@@ -149,6 +162,7 @@ fn tls_alert_name(code: Option<u8>) -> String {
         48 => "unknown_ca",
         49 => "access_denied",
         70 => "protocol_version",
+        71 => "insufficient_security",
         116 => "certificate_required",
         _ => return format!("alert {code}"),
     };
@@ -259,5 +273,82 @@ mod tests {
         let (nameless, root) = chain(&[]);
         let err = verify_chain(&nameless, &root).unwrap_err();
         assert!(err.to_string().contains("no DNS name"), "{err:#}");
+    }
+
+    fn transport(cause: TransportCause) -> HandlerError {
+        HandlerError::Transport(TransportFailure {
+            cause,
+            detail: "what the component said".into(),
+        })
+    }
+
+    #[test]
+    fn every_transport_cause_gets_its_own_hint() {
+        use TransportCause as C;
+        let cases: [(TransportCause, &str); 9] = [
+            (C::Dns, "check the host name in est_host"),
+            (
+                C::ConnectionRefused,
+                "nothing listens there: check the port",
+            ),
+            (C::ConnectionReset, "the server closed the connection"),
+            (C::TlsUntrusted, "not trusted: set ca_bundle to its CA"),
+            (
+                C::TlsAlert(Some(48)),
+                "(alert 48, unknown_ca): check est_client_cert/est_client_key",
+            ),
+            (C::TlsProtocol, "no common TLS version or cipher suite"),
+            (
+                C::DestinationDenied,
+                "the host allows requests to est_host only",
+            ),
+            (C::Timeout, "see request_timeout"),
+            (C::Other, ""),
+        ];
+        for (cause, hint) in cases {
+            let shown = explain(&transport(cause));
+            assert!(shown.contains("what the component said"), "{shown}");
+            if hint.is_empty() {
+                assert_eq!(
+                    shown,
+                    "cannot reach the EST server: what the component said"
+                );
+                assert_eq!(transport_hint(cause), None);
+            } else {
+                assert!(
+                    shown.ends_with(&format!("— {}", transport_hint(cause).unwrap())),
+                    "{shown}"
+                );
+                assert!(shown.contains(hint), "{cause:?}: {shown}");
+            }
+        }
+        assert!(
+            explain(&transport(C::Timeout)).starts_with("the EST server did not answer in time: "),
+        );
+        assert!(explain(&transport(C::Dns)).starts_with("cannot reach the EST server: "),);
+    }
+
+    #[test]
+    fn tls_alerts_are_named_and_hinted_by_kind() {
+        use TransportCause::TlsAlert;
+        for (code, name) in [
+            (40, "handshake_failure"),
+            (42, "bad_certificate"),
+            (116, "certificate_required"),
+        ] {
+            let hint = transport_hint(TlsAlert(Some(code))).unwrap();
+            assert!(hint.contains(&format!("(alert {code}, {name})")), "{hint}");
+            assert!(hint.contains("est_client_cert/est_client_key"), "{hint}");
+        }
+        let version = transport_hint(TlsAlert(Some(70))).unwrap();
+        assert!(
+            version.contains("alert 70, protocol_version") && version.contains("TLS version"),
+            "{version}"
+        );
+        assert!(!version.contains("est_client_cert"), "{version}");
+        let unnamed = transport_hint(TlsAlert(Some(200))).unwrap();
+        assert!(unnamed.contains("(alert 200)"), "{unnamed}");
+        let unknown = transport_hint(TlsAlert(None)).unwrap();
+        assert!(unknown.contains("alert code not reported"), "{unknown}");
     }
 }

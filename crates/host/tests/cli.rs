@@ -186,7 +186,29 @@ async fn exit_codes_tell_the_failures_apart_and_never_show_the_password() {
         "{}",
         text(&bad_port)
     );
+    assert!(
+        text(&bad_port).contains("nothing listens there: check the port in est_host"),
+        "{}",
+        text(&bad_port)
+    );
     assert!(!text(&bad_port).contains(PASSWORD));
+
+    // A server that stalls: a timeout shares the transport exit code.
+    setup.server.set_faults(Faults {
+        delay: Some(std::time::Duration::from_secs(3)),
+        ..Faults::default()
+    });
+    let stalled = enroll(
+        &[("CLI_EST_PASSWORD", PASSWORD)],
+        &["--set", "request_timeout=1"],
+    );
+    assert_eq!(stalled.status.code(), Some(7), "{}", text(&stalled));
+    assert!(
+        text(&stalled).contains("did not answer in time")
+            && text(&stalled).contains("see request_timeout"),
+        "{}",
+        text(&stalled)
+    );
 
     setup.server.set_faults(Faults {
         pending_times: 1,

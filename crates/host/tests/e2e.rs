@@ -402,6 +402,15 @@ async fn an_untrusted_server_certificate_is_a_tls_trust_error() {
     let err = error(enroll(&lab.settings(&[("ca_bundle", &other_root)])).await);
     assert!(detail(&err).contains("TLS certificate error"), "{err:?}");
     assert!(
+        matches!(&err, HandlerError::Transport(f) if matches!(f.cause, TransportCause::TlsUntrusted)),
+        "{err:?}"
+    );
+    assert!(
+        est_ca_host::report::explain(&err).contains("set ca_bundle to its CA"),
+        "{}",
+        est_ca_host::report::explain(&err)
+    );
+    assert!(
         lab.server.requests().is_empty(),
         "nothing reached the server"
     );
@@ -438,11 +447,17 @@ async fn a_client_certificate_the_server_does_not_trust_is_a_clear_error() {
     let HandlerError::Transport(failure) = &err else {
         panic!("{err:?}")
     };
+    // A client certificate from a CA the server does not know: unknown_ca (RFC 8446 §6.2).
     assert!(
-        matches!(failure.cause, TransportCause::TlsAlert(Some(_))),
+        matches!(failure.cause, TransportCause::TlsAlert(Some(48))),
         "{err:?}"
     );
     assert!(failure.detail.contains("TLS alert"), "{}", failure.detail);
+    let explained = est_ca_host::report::explain(&err);
+    assert!(
+        explained.contains("(alert 48, unknown_ca): check est_client_cert/est_client_key"),
+        "{explained}"
+    );
     assert!(lab.server.requests().is_empty());
 }
 

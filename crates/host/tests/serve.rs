@@ -305,6 +305,10 @@ async fn est_failures_become_502_504_and_500() {
         .await
         .problem(502, "unauthorized");
     assert_eq!(doc["est_status"], 401);
+    assert!(
+        doc.get("cause").is_none(),
+        "an answer, not a transport failure: {doc}"
+    );
     assert!(!doc.to_string().contains("wrong-password"));
     let down = refused.call("GET", "/health?live=true", None, "").await;
     down.problem(503, "unauthorized");
@@ -318,10 +322,23 @@ async fn est_failures_become_502_504_and_500() {
         &[("request_timeout", "1")],
     )
     .await;
-    slow.call("POST", "/enroll", Some(TOKEN), csr_pem("y.example.test"))
+    let doc = slow
+        .call("POST", "/enroll", Some(TOKEN), csr_pem("y.example.test"))
         .await
         .problem(504, "timeout");
+    assert_eq!(doc["cause"], "timeout", "{doc}");
     slow.shutdown().await;
+
+    // The host's public roots do not know the local CA.
+    let untrusted = Api::start(Faults::default(), &[("ca_bundle", "")]).await;
+    let doc = untrusted
+        .call("POST", "/enroll", Some(TOKEN), csr_pem("u.example.test"))
+        .await
+        .problem(502, "transport");
+    assert_eq!(doc["cause"], "tls-untrusted", "{doc}");
+    assert!(doc.get("tls_alert").is_none(), "{doc}");
+    assert!(untrusted.est.requests().is_empty());
+    untrusted.shutdown().await;
 
     let broken = Api::start(Faults::default(), &[("est_host", "")]).await;
     broken
@@ -453,6 +470,7 @@ async fn wasmtime_serve_runs_the_wasmtime_flavour() {
     .await;
     let doc = answer.problem(502, "transport");
     // wasmtime's own HTTP client reports an untrusted certificate as a TLS protocol error.
+    assert_eq!(doc["cause"], "tls-protocol", "{doc}");
     let detail = doc["detail"].as_str().unwrap();
     assert!(
         detail.contains("TLS") && detail.contains("do not trust"),
