@@ -20,6 +20,10 @@ Keys under ``[CAhandler]``::
     request_timeout: 30
 
 Errors are returned as values, never raised, as acme2certifier expects.
+When the component could not reach the EST server, its problem document
+names the cause (``dns``, ``tls-untrusted``, ``timeout``, ...) and the
+error text ends with a hint chosen by that cause (``CAUSE_HINTS``), never
+by the words of the detail.
 """
 
 import functools
@@ -139,9 +143,89 @@ class Answer(object):
         return str(self.document.get("type") or "")
 
 
+# What to look at when the component could not reach the EST server, keyed
+# by the problem document's "cause" (the WIT contract's transport-cause
+# names). The EST settings named here live in the component's own
+# configuration (what `ca-handler serve --config`, Spin variables or
+# `wasmtime serve -S config-var` give it), not in this [CAhandler] section.
+CAUSE_HINTS = {
+    "dns": "check the host name in the component's est_host setting",
+    "connection-refused": (
+        "nothing listens at the EST server's address: check the port in the"
+        " component's est_host setting"
+    ),
+    "connection-reset": (
+        "the EST server closed the connection: check that the component's"
+        " est_host is an EST server and that it is up"
+    ),
+    "tls-untrusted": (
+        "the EST server's certificate is not trusted: set the component's"
+        " ca_bundle setting to the EST server's CA (PEM)"
+    ),
+    "tls-alert": (
+        "the EST server refused the TLS handshake (%s): check the component's"
+        " est_client_cert/est_client_key settings and that the EST server"
+        " trusts their issuer"
+    ),
+    "tls-protocol": (
+        "no common TLS version or cipher suite, or an EST server certificate"
+        " the component's host does not trust: check the component's"
+        " ca_bundle setting and the EST server's TLS settings"
+    ),
+    "destination-denied": (
+        "the component's host allows requests to the component's est_host"
+        " setting only"
+    ),
+    "timeout": (
+        "the EST server did not answer within the component's"
+        " request_timeout setting"
+    ),
+}
+
+# TLS alert names (RFC 8446 section 6), for the tls-alert hint.
+TLS_ALERTS = {
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    48: "unknown_ca",
+    49: "access_denied",
+    70: "protocol_version",
+    71: "insufficient_security",
+    116: "certificate_required",
+}
+
+
+def _cause_hint(document: dict) -> Optional[str]:
+    """The hint for a problem document's transport cause, or None (no
+    cause, "other", or a cause this module does not know)."""
+    cause = document.get("cause")
+    if not isinstance(cause, str) or cause not in CAUSE_HINTS:
+        return None
+    hint = CAUSE_HINTS[cause]
+    if cause != "tls-alert":
+        return hint
+    code = document.get("tls_alert")
+    if isinstance(code, bool) or not isinstance(code, int):
+        alert = "alert code not reported"
+    elif code in TLS_ALERTS:
+        alert = "alert %d, %s" % (code, TLS_ALERTS[code])
+    else:
+        alert = "alert %d" % code
+    if code in (70, 71):
+        return "the EST server refused the TLS handshake (%s): %s" % (
+            alert,
+            CAUSE_HINTS["tls-protocol"],
+        )
+    return hint % alert
+
+
 def _problem_text(status: int, document: dict) -> str:
     """A problem document as one line: the title, the EST server's status
-    when the problem is its answer, and the detail."""
+    when the problem is its answer, the detail, and for a transport
+    failure what to look at, chosen by its cause."""
     title = document.get("title") or "HTTP %d" % status
     est_status = document.get("est_status")
     detail = document.get("detail") or ""
@@ -150,6 +234,9 @@ def _problem_text(status: int, document: dict) -> str:
         text += " (EST server answered HTTP %s)" % est_status
     if detail:
         text += ": %s" % detail
+    hint = _cause_hint(document)
+    if hint:
+        text += " (hint: %s)" % hint
     return text
 
 

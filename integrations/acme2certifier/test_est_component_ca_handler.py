@@ -3,13 +3,17 @@
 
 Run by crates/host/tests/acme2certifier.rs, which starts the local EST
 servers and the host's `serve` in front of the real component, and passes
-their addresses in the environment:
+their addresses in the environment (CauseHintTest needs none of them: it
+runs alone with `python -m unittest
+test_est_component_ca_handler.CauseHintTest`):
 
     ESTC_API_OK       a correct EST server
     ESTC_API_PENDING  answers each CSR's first enrollment with 202
     ESTC_API_REJECT   refuses enrollments with 400 and a reason
     ESTC_API_NAMES    leaves the CSR's SANs out of certificates
     ESTC_API_DOWN     a closed port
+    ESTC_API_UNTRUSTED  a component that does not trust its EST server's
+                      certificate (ca_bundle unset: public roots only)
     ESTC_API_TOKEN    the APIs' bearer token
     ESTC_REJECT_TEXT  the reject server's reason
 """
@@ -241,12 +245,155 @@ class HandlerTest(unittest.TestCase):
         self.assertTrue(check)
         self.assertEqual(check, error)
 
+    def test_an_untrusted_est_server_gets_the_ca_bundle_hint(self):
+        csr, _ = make_csr("untrusted.example.test", ["untrusted.example.test"])
+        with self.handler("ESTC_API_UNTRUSTED") as ca:
+            # /health does not reach the EST server: the configuration is fine.
+            self.assertIsNone(ca.handler_check())
+            error, bundle, raw, poll_identifier = ca.enroll(csr)
+        self.assertEqual((bundle, raw, poll_identifier), (None, None, None))
+        self.assertIn("could not be reached", error)
+        self.assertIn("TLS certificate error", error)
+        self.assertIn(module.CAUSE_HINTS["tls-untrusted"], error)
+        self.assertIn(error, self.log.text(logging.ERROR))
+
     def test_bad_settings_are_all_reported(self):
         with self.handler(api_url="ftp://x", request_timeout="soon", api_ca_bundle="/nonexistent.pem") as ca:
             check = ca.handler_check()
         self.assertIn('"api_url" must be an http:// or https:// URL', check)
         self.assertIn('"request_timeout" must be a whole number', check)
         self.assertIn('"api_ca_bundle" file /nonexistent.pem does not exist', check)
+
+
+class FakeResponse(object):
+    """What requests returns, for a given status and JSON document."""
+
+    def __init__(self, status, document):
+        self.status_code = status
+        self._document = document
+        self.content = b"{...}"
+
+    def json(self):
+        return self._document
+
+
+class FakeSession(object):
+    """A requests session that answers every call with one response and
+    keeps the calls."""
+
+    def __init__(self, response):
+        self.response = response
+        self.calls = []
+
+    def request(self, method, url, **kwargs):
+        self.calls.append((method, url, kwargs))
+        return self.response
+
+    def close(self):
+        pass
+
+
+def transport_problem(cause, status=502, **extra):
+    """A problem document for a transport failure of `cause`, as the
+    component's API writes it."""
+    document = {
+        "type": "urn:est-ca-handler:problem:%s"
+        % ("timeout" if cause == "timeout" else "transport"),
+        "title": "The EST server could not be reached",
+        "status": status,
+        "detail": "/simpleenroll: what the host reported",
+    }
+    if cause is not None:
+        document["cause"] = cause
+    document.update(extra)
+    return document
+
+
+class CauseHintTest(unittest.TestCase):
+    """Hints chosen by the problem document's cause, without a live API."""
+
+    def setUp(self):
+        self.log = ListHandler()
+        self.logger = logging.getLogger("estc-hint-%s" % self.id())
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self.log)
+
+    def answering(self, status, document):
+        """A handler whose API answers every call with `document`."""
+        ca = module.CAhandler(False, self.logger)
+        ca.settings = module.Settings({"api_url": "http://api.test", "api_token": "t"}, {})
+        ca.session = FakeSession(FakeResponse(status, document))
+        return ca
+
+    def test_every_cause_has_its_hint(self):
+        wanted = {
+            "dns": "est_host",
+            "connection-refused": "check the port",
+            "connection-reset": "closed the connection",
+            "tls-untrusted": "ca_bundle setting to the EST server's CA",
+            "tls-alert": "est_client_cert/est_client_key",
+            "tls-protocol": "no common TLS version or cipher suite",
+            "destination-denied": "est_host setting only",
+            "timeout": "request_timeout",
+        }
+        self.assertEqual(set(module.CAUSE_HINTS), set(wanted))
+        for cause, words in wanted.items():
+            text = module._problem_text(502, transport_problem(cause))
+            self.assertIn("what the host reported", text)
+            self.assertIn(" (hint: ", text, cause)
+            self.assertIn(words, text, cause)
+            # The EST settings are the component's, not acme2certifier's.
+            self.assertIn("component", text.split("(hint: ")[1], cause)
+
+    def test_no_cause_or_an_unknown_one_gives_no_hint(self):
+        for document in (
+            transport_problem(None),
+            transport_problem("other"),
+            transport_problem("a-cause-from-a-later-version"),
+            transport_problem(["not", "a", "name"]),
+            {
+                "type": "urn:est-ca-handler:problem:unauthorized",
+                "title": "Refused",
+                "status": 502,
+                "est_status": 401,
+                "detail": "TLS certificate error timeout DNS",
+            },
+        ):
+            text = module._problem_text(502, document)
+            self.assertNotIn("hint", text, document)
+
+    def test_tls_alerts_are_named(self):
+        def hint(**extra):
+            return module._problem_text(502, transport_problem("tls-alert", **extra))
+
+        self.assertIn(
+            "(alert 48, unknown_ca): check the component's est_client_cert", hint(tls_alert=48)
+        )
+        self.assertIn("(alert 116, certificate_required)", hint(tls_alert=116))
+        self.assertIn("(alert 200)", hint(tls_alert=200))
+        self.assertIn("(alert code not reported)", hint())
+        version = hint(tls_alert=70)
+        self.assertIn("(alert 70, protocol_version)", version)
+        self.assertIn("no common TLS version", version)
+        self.assertNotIn("est_client_cert", version)
+        for odd in ("48", True, None, [48], {"code": 48}):
+            self.assertIn("(alert code not reported)", hint(tls_alert=odd), odd)
+
+    def test_enroll_and_poll_errors_carry_the_hint(self):
+        ca = self.answering(502, transport_problem("tls-untrusted"))
+        error, bundle, raw, poll_identifier = ca.enroll("MIIB")
+        self.assertEqual((bundle, raw, poll_identifier), (None, None, None))
+        self.assertTrue(
+            error.startswith("est-ca-handler: The EST server could not be reached: "), error
+        )
+        self.assertIn(module.CAUSE_HINTS["tls-untrusted"], error)
+        self.assertIn(error, self.log.text(logging.ERROR))
+
+        ca = self.answering(504, transport_problem("timeout", status=504))
+        error, _, _, kept, rejected = ca.poll("cert-1", "sha256:00", "MIIB")
+        self.assertFalse(rejected)
+        self.assertEqual(kept, "sha256:00")
+        self.assertIn(module.CAUSE_HINTS["timeout"], error)
 
 
 if __name__ == "__main__":

@@ -226,6 +226,8 @@ async fn certbot_through_acme2certifier_and_the_component() {
         &[],
     )
     .await;
+    // No ca_bundle: the component's host trusts the public roots only.
+    let untrusted = Api::start(Faults::default(), &[("ca_bundle", "")]).await;
     let down = format!("http://127.0.0.1:{}", free_port());
 
     // The module's own tests, against the live APIs.
@@ -238,6 +240,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
             .env("ESTC_API_REJECT", reject.url())
             .env("ESTC_API_NAMES", names.url())
             .env("ESTC_API_DOWN", &down)
+            .env("ESTC_API_UNTRUSTED", untrusted.url())
             .env("ESTC_API_TOKEN", TOKEN)
             .env("ESTC_REJECT_TEXT", REJECT_TEXT)
             .env("PYTHONDONTWRITEBYTECODE", "1"),
@@ -315,6 +318,10 @@ async fn certbot_through_acme2certifier_and_the_component() {
     assert_eq!(get_status(acme.addr, "/directory").await, Some(403));
     acme.stop().await;
 
-    drop((ok, pending, reject, names));
+    assert!(
+        untrusted.est.requests().is_empty(),
+        "no request reached the untrusted EST server"
+    );
+    drop((ok, pending, reject, names, untrusted));
     let _ = std::fs::remove_dir_all(&dir);
 }
