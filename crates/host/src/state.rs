@@ -69,7 +69,7 @@ pub struct State {
 
 /// A fresh store for one call with `settings`, its memory counted into
 /// `peak_memory`, and the pipe that captures the component's stderr.
-pub fn new_store(
+pub(crate) fn new_store(
     engine: &Engine,
     settings: &Settings,
     peak_memory: &Arc<AtomicUsize>,
@@ -129,7 +129,7 @@ impl store::Host for State {
 }
 
 /// Logs what the component wrote to stderr (its warnings), line by line.
-pub fn log_stderr(stderr: &MemoryOutputPipe) {
+pub(crate) fn log_stderr(stderr: &MemoryOutputPipe) {
     for line in stderr_lines(&stderr.contents()) {
         tracing::warn!(target: "component", "{line}");
     }
