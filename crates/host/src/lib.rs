@@ -117,6 +117,7 @@ impl Host {
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        outbound::link_http_error_code(&mut linker)?;
         store::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
         let instance_pre = linker.instantiate_pre(&component)?;
         let proxy = wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre.clone()).ok();

@@ -2,9 +2,11 @@
 //! destination the component may reach, the configured `est_host`), the
 //! wasmtime hook that sends its requests there ([`OutboundHooks`]), and the
 //! mapping of hyper, rustls and I/O failures to precise `wasi:http` error
-//! codes, so that the component's errors say what went wrong. The TLS
-//! policy is [`crate::tls`]'s; connections come from [`crate::client`].
+//! codes, so that the component's errors say what went wrong, also for a
+//! failure while it reads an answer's body. The TLS policy is
+//! [`crate::tls`]'s; connections come from [`crate::client`].
 
+use crate::State;
 use crate::client::{Connector, pooled_client};
 use crate::tls;
 use anyhow::Result;
@@ -13,7 +15,14 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi_http::p2::bindings::http::types::{
+    DnsErrorPayload, ErrorCode, IoError, TlsAlertReceivedPayload,
+};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView,
+};
 
 /// Where the component may send requests: the configured EST server, and
 /// nothing else.
@@ -217,6 +226,70 @@ fn hyper_error_code(err: &hyper::Error) -> HttpError {
     }
 }
 
+/// The `wasi:http` package version whose `types` interface the host links.
+const WASI_HTTP_TYPES: &str = "wasi:http/types@0.2.12";
+
+/// Links `wasi:http/types.http-error-code` so that it also answers for a
+/// failed read of an answer's body. wasmtime-wasi-http keeps a body's
+/// failure as its own [`HttpError`], which its `http-error-code` does not
+/// recognise: the component would get no code (so no transport cause), only
+/// the error's debug text. This one gives the code for either kind.
+pub(crate) fn link_http_error_code(linker: &mut Linker<State>) -> Result<()> {
+    linker.allow_shadowing(true);
+    linker.instance(WASI_HTTP_TYPES)?.func_wrap(
+        "http-error-code",
+        |mut store: StoreContextMut<'_, State>, (err,): (Resource<IoError>,)| {
+            let error = store.data_mut().http().table.get(&err)?;
+            let code = match error.downcast_ref::<ErrorCode>() {
+                Some(code) => Some(code.clone()),
+                None => error.downcast_ref::<HttpError>().map(error_code),
+            };
+            Ok((code,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The `wasi:http` error code of an [`HttpError`] (what the component
+/// reads with `http-error-code`).
+fn error_code(err: &HttpError) -> ErrorCode {
+    match err {
+        HttpError::Hyper(e) => error_code(&hyper_error_code(e)),
+        HttpError::DnsTimeout => ErrorCode::DnsTimeout,
+        HttpError::DnsError { rcode, info_code } => ErrorCode::DnsError(DnsErrorPayload {
+            rcode: rcode.clone(),
+            info_code: *info_code,
+        }),
+        HttpError::DestinationNotFound => ErrorCode::DestinationNotFound,
+        HttpError::DestinationUnavailable => ErrorCode::DestinationUnavailable,
+        HttpError::DestinationIpProhibited => ErrorCode::DestinationIpProhibited,
+        HttpError::DestinationIpUnroutable => ErrorCode::DestinationIpUnroutable,
+        HttpError::ConnectionRefused => ErrorCode::ConnectionRefused,
+        HttpError::ConnectionTerminated => ErrorCode::ConnectionTerminated,
+        HttpError::ConnectionTimeout => ErrorCode::ConnectionTimeout,
+        HttpError::ConnectionReadTimeout => ErrorCode::ConnectionReadTimeout,
+        HttpError::ConnectionWriteTimeout => ErrorCode::ConnectionWriteTimeout,
+        HttpError::ConnectionLimitReached => ErrorCode::ConnectionLimitReached,
+        HttpError::TlsProtocolError => ErrorCode::TlsProtocolError,
+        HttpError::TlsCertificateError => ErrorCode::TlsCertificateError,
+        HttpError::TlsAlertReceived {
+            alert_id,
+            alert_message,
+        } => ErrorCode::TlsAlertReceived(TlsAlertReceivedPayload {
+            alert_id: *alert_id,
+            alert_message: alert_message.clone(),
+        }),
+        HttpError::HttpRequestDenied => ErrorCode::HttpRequestDenied,
+        HttpError::HttpResponseIncomplete => ErrorCode::HttpResponseIncomplete,
+        HttpError::HttpResponseBodySize(size) => ErrorCode::HttpResponseBodySize(*size),
+        HttpError::HttpResponseTimeout => ErrorCode::HttpResponseTimeout,
+        HttpError::HttpProtocolError => ErrorCode::HttpProtocolError,
+        HttpError::InternalError(why) => ErrorCode::InternalError(why.clone()),
+        other => ErrorCode::InternalError(Some(other.to_string())),
+    }
+}
+
 /// The per-store `wasi:http` hooks: every request the component sends
 /// goes through this [`Outbound`].
 pub struct OutboundHooks(pub Arc<Outbound>);
@@ -349,6 +422,31 @@ mod tests {
         assert_eq!(with_port(Scheme::Https, "est.test:8443"), "est.test:8443");
         assert_eq!(with_port(Scheme::Https, "[::1]"), "[::1]:443");
         assert_eq!(with_port(Scheme::Https, "[::1]:9443"), "[::1]:9443");
+    }
+
+    #[test]
+    fn body_failures_keep_their_code() {
+        assert!(matches!(
+            error_code(&HttpError::ConnectionTerminated),
+            ErrorCode::ConnectionTerminated
+        ));
+        let alert = error_code(&HttpError::TlsAlertReceived {
+            alert_id: Some(48),
+            alert_message: Some("UnknownCA".into()),
+        });
+        assert!(
+            matches!(&alert, ErrorCode::TlsAlertReceived(p) if p.alert_id == Some(48)),
+            "{alert:?}"
+        );
+        assert!(matches!(
+            error_code(&HttpError::HttpResponseTimeout),
+            ErrorCode::HttpResponseTimeout
+        ));
+        let other = error_code(&HttpError::LoopDetected);
+        assert!(
+            matches!(other, ErrorCode::InternalError(Some(_))),
+            "{other:?}"
+        );
     }
 
     #[test]

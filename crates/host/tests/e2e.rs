@@ -7,7 +7,9 @@ use est_ca_host::report::verify_chain;
 use est_ca_host::{
     Certificate, Enrollment, HandlerError, PemBundle, PollResult, Settings, TransportCause, pem,
 };
-use est_server::{AuthMode, BodyFault, Ca, CacertsOrder, EstServer, Faults, KeyType, ServerConfig};
+use est_server::{
+    AuthMode, BodyFault, Ca, CacertsOrder, EnrollFault, EstServer, Faults, KeyType, ServerConfig,
+};
 use rcgen::{CertificateParams, DnType};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -790,6 +792,70 @@ async fn unreachable_servers_are_transport_errors() {
             if matches!(t.cause, TransportCause::ConnectionRefused) && t.detail.contains("connection refused")),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_reset_mid_answer_is_its_own_cause() {
+    let (result, lab) = with_faults(
+        Faults {
+            fault: Some(EnrollFault::Reset),
+            ..Faults::default()
+        },
+        &[],
+    )
+    .await;
+    let err = error(result);
+    let HandlerError::Transport(failure) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(failure.cause, TransportCause::ConnectionReset),
+        "{err:?}"
+    );
+    // The host's error code, not its debug text (which can hold a backtrace).
+    assert!(
+        failure.detail.starts_with("/simpleenroll: ") && !failure.detail.contains("backtrace"),
+        "{}",
+        failure.detail
+    );
+    let explained = est_ca_host::report::explain(&err);
+    assert!(
+        explained.contains("the server closed the connection"),
+        "{explained}"
+    );
+    assert!(
+        lab.server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/simpleenroll")),
+        "the enrollment reached the server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_handshake_that_never_completes_times_out() {
+    let lab = Lab::start(ServerConfig {
+        tls_stall_port: Some(0),
+        ..ServerConfig::default()
+    })
+    .await;
+    let url = lab
+        .server
+        .tls_stall_url()
+        .expect("the stalling port listens");
+    let err = error(enroll(&lab.settings(&[("est_host", &url), ("request_timeout", "1")])).await);
+    let HandlerError::Transport(failure) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(matches!(failure.cause, TransportCause::Timeout), "{err:?}");
+    let explained = est_ca_host::report::explain(&err);
+    assert!(
+        explained.starts_with("the EST server did not answer in time")
+            && explained.ends_with("see request_timeout"),
+        "{explained}"
+    );
+    assert!(lab.server.stalled_handshakes() >= 1);
+    assert!(lab.server.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
