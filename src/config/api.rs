@@ -6,6 +6,7 @@ use super::keys;
 use super::options::parse_bool;
 use super::secret::Secret;
 use super::source::SettingsSource;
+use crate::text::SafeText;
 
 /// How callers of the HTTP API must authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ impl ApiAccess {
             source
                 .get(key)
                 .map(|v| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
-                .map_err(|e| format!("could not read \"{key}\": {e}"))
+                .map_err(|e| format!("could not read \"{key}\": {}", SafeText::new(&e, 200)))
         };
         match read(keys::API_AUTH)?.map(|v| v.to_ascii_lowercase()) {
             None => {}

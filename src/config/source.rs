@@ -4,6 +4,7 @@
 //! that a configuration is judged all at once.
 
 use crate::error::HandlerError;
+use crate::text::SafeText;
 
 /// A source of settings: the host's `wasi:config/store` in the component,
 /// a map in tests.
@@ -37,7 +38,8 @@ impl<'a> Reader<'a> {
             Ok(value) => value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
             Err(err) => {
                 self.problem(format!(
-                    "could not read \"{key}\" from the configuration store: {err}"
+                    "could not read \"{key}\" from the configuration store: {}",
+                    SafeText::new(&err, 200)
                 ));
                 None
             }
@@ -55,7 +57,8 @@ impl<'a> Reader<'a> {
             let value = self.source.env(&name).filter(|v| !v.trim().is_empty());
             if value.is_none() {
                 self.problem(format!(
-                    "\"{variable_key}\" names the environment variable \"{name}\", which is not set"
+                    "\"{variable_key}\" names the environment variable \"{}\", which is not set",
+                    SafeText::new(&name, 100)
                 ));
             }
             value

@@ -37,7 +37,7 @@ pub fn interpret(
     let op = endpoint.name();
     let response = outcome.map_err(|err| match err {
         TransportError::Failed(failure) => HandlerError::Transport(TransportFailure {
-            detail: format!("/{op}: {}", failure.detail),
+            detail: format!("/{op}: {}", SafeText::new(&failure.detail, MAX_DETAIL)),
             ..failure
         }),
         TransportError::BodyTooLarge { limit } => {
