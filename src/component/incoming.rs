@@ -84,7 +84,9 @@ fn read_body(request: &IncomingRequest) -> Result<Option<Vec<u8>>, String> {
                     data.extend_from_slice(&chunk);
                 }
                 Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(super::transport::host_words(&e.to_debug_string()));
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use super::bindings::wasi::io::poll::{Pollable, poll};
 use super::bindings::wasi::io::streams::StreamError;
 use crate::config::Scheme;
 use crate::error::TransportCause;
+use crate::text::SafeText;
 use crate::transport::{Limits, Method, Request, Response, Transport, TransportError};
 
 /// Sends requests through the host's `wasi:http/outgoing-handler`.
@@ -225,7 +226,9 @@ fn stream_error(error: StreamError) -> (TransportCause, String) {
         ),
         StreamError::LastOperationFailed(e) => match http::http_error_code(&e) {
             Some(code) => (cause(&code), describe(&code)),
-            None => (TransportCause::Other, e.to_debug_string()),
+            // The host's own words: only their first line, cleaned and
+            // capped (a host's debug text can carry a whole backtrace).
+            None => (TransportCause::Other, host_words(&e.to_debug_string())),
         },
     }
 }
@@ -293,4 +296,10 @@ fn describe(code: &http::ErrorCode) -> String {
         E::InternalError(Some(why)) => format!("host error: {why}"),
         other => format!("{other:?}"),
     }
+}
+
+/// The first line of a host's error text, cleaned and capped.
+pub(super) fn host_words(debug: &str) -> String {
+    let first = debug.lines().next().unwrap_or_default();
+    SafeText::new(first, 200).to_string()
 }
