@@ -52,6 +52,21 @@ struct Args {
     /// function names for `--perf-map`).
     #[arg(long)]
     component: Option<PathBuf>,
+    /// Run the load and soak benchmark instead: `--soak-total` enrollments
+    /// at `--soak-concurrency` through the real `ca-handler serve` (built
+    /// first with `cargo build --release -p est-ca-host`, unless
+    /// `--ca-handler` names a binary).
+    #[arg(long)]
+    soak: bool,
+    /// Enrollments in the soak (the first tenth is the warm-up).
+    #[arg(long, default_value_t = 10_000)]
+    soak_total: usize,
+    /// Enrollments in flight at once in the soak.
+    #[arg(long, default_value_t = 64)]
+    soak_concurrency: usize,
+    /// The `ca-handler` binary the soak runs (default: build the release one).
+    #[arg(long)]
+    ca_handler: Option<PathBuf>,
 }
 
 /// One contender, for `--only`.
@@ -88,6 +103,9 @@ impl est_ca_handler::config::SettingsSource for MapSettings {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.soak {
+        return soak(&args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(128)
@@ -381,10 +399,96 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
             samples = args.samples,
             burst = args.burst
         );
-        std::fs::write(path, text)?;
+        // Keep the soak's section, which `--soak` writes.
+        let kept = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|old| old.find(SOAK_HEADING).map(|at| old[at..].to_owned()))
+            .map(|soak| format!("\n{soak}"))
+            .unwrap_or_default();
+        std::fs::write(path, format!("{text}{kept}"))?;
     }
     server.shutdown().await;
     Ok(())
+}
+
+/// The heading of the soak's section in the `--markdown` file.
+const SOAK_HEADING: &str = "## Soak";
+
+/// `--soak`: the load and soak benchmark through `ca-handler serve`.
+fn soak(args: &Args) -> Result<()> {
+    let ca_handler = match &args.ca_handler {
+        Some(path) => path.clone(),
+        None => release_ca_handler()?,
+    };
+    let options =
+        est_bench::soak::SoakOptions::new(ca_handler, args.soak_total, args.soak_concurrency);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(est_bench::soak::run(options))?;
+    for line in report.lines() {
+        println!("{line}");
+    }
+    if let Some(path) = &args.markdown {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let section = format!(
+            "{SOAK_HEADING}\n\nProduced by `cargo run --release -p est-bench -- --soak --soak-total {total} --soak-concurrency {concurrency} --markdown BENCHMARKS.md` on this project's build machine ({cores} cores, shared with other work); regenerate, never edit by hand.\nA keep-alive HTTP client (hyper) posts {total} distinct pre-generated CSRs to `POST /enroll` of the release `ca-handler serve` (a separate process, a fresh component instance per request), {concurrency} at a time; the component enrolls each against the local EST server (ECDSA P-256 CA, HTTP Basic, TLS 1.3) in the benchmark's process on 127.0.0.1. Latency and throughput cover all {total} enrollments; RSS is `serve`'s `VmRSS`, read after the first {warmup} (warm-up) and after the last.\n\n{table}\n",
+            total = report.total,
+            concurrency = report.concurrency,
+            warmup = report.warmup,
+            table = report.markdown(),
+        );
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let before = match old.find(SOAK_HEADING) {
+            Some(at) => old[..at].trim_end().to_owned(),
+            None => old.trim_end().to_owned(),
+        };
+        let text = if before.is_empty() {
+            section
+        } else {
+            format!("{before}\n\n{section}")
+        };
+        std::fs::write(path, text)?;
+    }
+    if report.failures > 0 {
+        bail!("{} of {} enrollments failed", report.failures, report.total);
+    }
+    Ok(())
+}
+
+/// Builds the release `ca-handler` (`cargo build --release -p est-ca-host`)
+/// and returns its path in this workspace's target directory.
+fn release_ca_handler() -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let built = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "est-ca-host",
+            "--bin",
+            "ca-handler",
+        ])
+        .current_dir(&workspace)
+        .status()
+        .context("running cargo build for ca-handler")?;
+    if !built.success() {
+        bail!("cargo build --release -p est-ca-host failed");
+    }
+    // This binary is target/<profile>/est-bench: ca-handler is in target/release.
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the target directory")?;
+    let path = target.join("release").join("ca-handler");
+    if !path.exists() {
+        bail!("{} was not built", path.display());
+    }
+    Ok(path)
 }
 
 /// Enrollments per second for `total` enrollments by `concurrency` workers.
