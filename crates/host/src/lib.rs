@@ -28,13 +28,15 @@
 //! `wasi:http` hook), [`client`] (pooled connections), [`tls`] (the whole
 //! TLS policy), [`pem`] (splitting PEM certificates), [`report`] (what a
 //! person reads: certificate summaries, chain checks, explained errors),
-//! [`serve`] (the HTTP API) and [`demo`].
+//! [`serve`] (the HTTP API), [`limits`] (instances, deadlines and
+//! connections: what one host lets its callers use) and [`demo`].
 
 #![warn(missing_docs)]
 
 pub mod bindings;
 pub mod client;
 pub mod demo;
+pub mod limits;
 pub mod outbound;
 pub mod pem;
 pub mod report;
@@ -47,6 +49,7 @@ pub use bindings::{
     Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
     TransportCause, TransportFailure,
 };
+pub use limits::{LimitExceeded, Limits};
 pub use pem::PemBundle;
 pub use settings::Settings;
 pub use state::{MAX_INSTANCE_MEMORY, State};
@@ -72,6 +75,10 @@ pub struct Host {
     proxy: Option<wasmtime_wasi_http::p2::bindings::ProxyPre<State>>,
     /// The largest linear memory any instance has had, in bytes.
     peak_memory: Arc<AtomicUsize>,
+    /// What callers may use ([`Host::with_limits`]).
+    limits: Arc<Limits>,
+    /// One permit per instance that may be alive ([`Limits::max_instances`]).
+    instances: Arc<tokio::sync::Semaphore>,
 }
 
 impl Host {
@@ -108,9 +115,15 @@ impl Host {
     }
 
     /// Like [`Host::new`], with the caller's engine configuration (a
-    /// profiler, a compilation cache, an instance allocator, ...).
-    pub fn with_engine_config(component: &[u8], config: EngineConfig) -> Result<Self> {
+    /// profiler, a compilation cache, an instance allocator, ...). Epoch
+    /// interruption is turned on in it (the host-side deadline of
+    /// [`limits`]), and a thread advances the engine's epoch while the
+    /// engine lives. The host has the default [`Limits`]; see
+    /// [`Host::with_limits`].
+    pub fn with_engine_config(component: &[u8], mut config: EngineConfig) -> Result<Self> {
+        limits::configure(&mut config);
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+        limits::start_ticker(&engine);
         let component = Component::new(&engine, component)
             .map_err(anyhow::Error::from)
             .context("not a loadable component")?;
@@ -124,10 +137,13 @@ impl Host {
         let pre = CaHandlerPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .context("the component does not implement the acme:ca-handler/ca-handler world")?;
+        let limits = Limits::default();
         Ok(Self {
             pre,
             proxy,
             peak_memory: Default::default(),
+            instances: Arc::new(tokio::sync::Semaphore::new(limits.max_instances)),
+            limits: Arc::new(limits),
         })
     }
 
@@ -136,29 +152,34 @@ impl Host {
         state::new_store(self.pre.engine(), settings, &self.peak_memory)
     }
 
-    /// A fresh instance for one call, with `settings`.
-    async fn instance(
-        &self,
-        settings: &Settings,
-    ) -> Result<(Store<State>, CaHandler, MemoryOutputPipe)> {
-        let (mut store, stderr) = self.store(settings);
-        let instance = self.pre.instantiate_async(&mut store).await?;
-        Ok((store, instance, stderr))
-    }
-
-    /// Runs `call` in a fresh instance; the component's stderr lines are
-    /// logged as warnings.
+    /// Runs `call` in a fresh instance, within the host's [`Limits`]: a
+    /// place among [`Limits::max_instances`] (else
+    /// [`LimitExceeded::Busy`] at once) and the host-side deadline
+    /// ([`Host::call_time_limit`], else [`LimitExceeded::Timeout`], the
+    /// instance dropped). The component's stderr lines are logged as
+    /// warnings, also when the deadline cut the call off.
     async fn with_instance<T>(
         &self,
         settings: &Settings,
         call: impl AsyncFnOnce(&mut Store<State>, &CaHandler) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        let (mut store, instance, stderr) = self.instance(settings).await?;
-        let result = call(&mut store, &instance).await;
+        let _permit = self.instance_permit()?;
+        let (mut store, stderr) = self.store(settings);
+        let after = self.call_time_limit(settings);
+        let result = limits::run_with_deadline(&mut store, after, async |store| {
+            let instance = self.pre.instantiate_async(&mut *store).await?;
+            call(store, &instance).await
+        })
+        .await;
+        drop(store);
         state::log_stderr(&stderr);
-        result
-            .map_err(anyhow::Error::from)
-            .context("the component failed")
+        result.map_err(|e| match e.downcast_ref::<LimitExceeded>() {
+            Some(limit) => {
+                tracing::warn!("{limit}");
+                e
+            }
+            None => e.context("the component failed"),
+        })
     }
 
     /// The largest linear memory any instance of this host has had, in bytes.
@@ -169,7 +190,7 @@ impl Host {
     /// Instantiates the component in a fresh store and drops it: what every
     /// call pays before its own work (measured as the serverless cold start).
     pub async fn instantiate(&self, settings: &Settings) -> Result<()> {
-        self.instance(settings).await.map(drop)
+        self.with_instance(settings, async |_, _| Ok(())).await
     }
 
     /// Whether the component serves the HTTP API (`wasi:http/incoming-handler`).

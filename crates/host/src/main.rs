@@ -3,10 +3,13 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use est_ca_host::report::{Summary, explain};
-use est_ca_host::{Enrollment, HandlerError, Host, PemBundle, PollResult, Settings, demo, pem};
+use est_ca_host::{
+    Enrollment, HandlerError, Host, PemBundle, PollResult, Settings, demo, limits, pem,
+};
 use est_server::KeyType;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Obtains certificates from a CA through a CA-handler WebAssembly component
 /// (by default the embedded est-ca-handler, which speaks EST).
@@ -79,6 +82,8 @@ enum Command {
         /// Address to listen on (HTTP; put TLS in front for other machines).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Enroll through the component against a local EST server started in-process.
     Demo {
@@ -119,6 +124,40 @@ struct ConfigArgs {
     /// *_variable keys for secrets: command lines are visible to others.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
     set: Vec<(String, String)>,
+}
+
+/// `serve`'s limits (defaults: [`est_ca_host::Limits::default`]).
+#[derive(Args)]
+struct LimitArgs {
+    /// The most connections open at once; one more gets a 503 and is closed.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// The most requests in the component at once; one more gets a 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_INSTANCES as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_instances: u32,
+    /// Seconds a client may take to send a request head (from connecting, or
+    /// from the head's first byte on a kept-alive connection).
+    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> est_ca_host::Limits {
+        est_ca_host::Limits {
+            max_connections: self.max_connections as usize,
+            max_instances: self.max_instances as usize,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            ..est_ca_host::Limits::default()
+        }
+    }
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -282,7 +321,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => Ok(fail(&e)),
             }
         }
-        Command::Serve { listen, .. } => {
+        Command::Serve { listen, limits, .. } => {
+            let host = host.with_limits(limits.limits());
             if let Err(e) = host.handler_check(&settings).await? {
                 eprintln!(
                     "warning: {} (the API answers with this error until it is fixed)",

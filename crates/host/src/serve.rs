@@ -1,19 +1,34 @@
 //! `ca-handler serve`: the component's HTTP API served by this host, a
 //! fresh instance per request (from the pre-instantiated component), with
 //! the host's TLS policy and sandbox for the component's outgoing calls.
+//!
+//! `serve` is bounded by the host's [`Limits`]: at most
+//! [`Limits::max_connections`] open connections (one more is answered
+//! `503` and closed), a request head within [`Limits::header_timeout`], an
+//! idle connection closed after [`Limits::idle_timeout`], at most
+//! [`Limits::max_instances`] requests in the component at once (one more
+//! is answered `503` with `Retry-After`, never queued), and each request's
+//! instance dropped at the host-side deadline (`504`).
 
+use crate::limits::{LimitExceeded, Limits, RETRY_AFTER_SECS, seconds};
 use crate::state::log_stderr;
-use crate::{Host, Settings};
+use crate::{Host, Settings, limits};
 use anyhow::{Context, Result, bail};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -21,9 +36,21 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 /// How long requests in progress may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How many connections over [`Limits::max_connections`] may be getting
+/// their `503` at once; past that, they are closed without an answer.
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// How long answering a connection over the cap may take.
+const REFUSAL_TIME: Duration = Duration::from_secs(1);
+
+/// The pause after a failed `accept` (out of file descriptors, say), so
+/// that the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 impl Host {
     /// Serves the component's HTTP API on `listener` until `shutdown`
-    /// completes, then lets requests in progress finish (up to 10 s).
+    /// completes, then lets requests in progress finish (up to 10 s),
+    /// within this host's [`Limits`] (see the module's documentation).
     pub async fn serve(
         &self,
         settings: Arc<Settings>,
@@ -36,6 +63,8 @@ impl Host {
             );
         }
         let (stop, stopping) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(self.limits.max_connections));
+        let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -44,32 +73,29 @@ impl Host {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         tracing::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
+            // Reap the tasks of connections that have ended.
+            while connections.try_join_next().is_some() {}
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                tracing::warn!(
+                    "refused a connection from {peer}: {} connections are open",
+                    self.limits.max_connections
+                );
+                refuse(tcp, &refusals);
+                continue;
+            };
             // Answers go out in several writes: no Nagle delays.
             let _ = tcp.set_nodelay(true);
-            let (host, settings, mut stopping) =
+            let (host, settings, stopping) =
                 (self.clone(), Arc::clone(&settings), stopping.clone());
             connections.spawn(async move {
-                let service = service_fn(move |request| {
-                    let (host, settings) = (host.clone(), Arc::clone(&settings));
-                    async move { Ok::<_, Infallible>(host.answer(&settings, request).await) }
-                });
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service);
-                tokio::pin!(connection);
-                tokio::select! {
-                    result = connection.as_mut() => if let Err(e) = result {
-                        tracing::debug!("connection from {peer}: {e}");
-                    },
-                    _ = stopping.changed() => {
-                        connection.as_mut().graceful_shutdown();
-                        let _ = connection.await;
-                    }
-                }
+                let _slot = slot;
+                host.connection(settings, tcp, peer, stopping).await;
             });
         }
         let _ = stop.send(true);
@@ -83,7 +109,64 @@ impl Host {
         Ok(())
     }
 
-    /// One HTTP request through a fresh instance of the component.
+    /// One connection, until the client closes it, the [`Watch`] finds it
+    /// too slow or idle, or `serve` stops.
+    async fn connection(
+        &self,
+        settings: Arc<Settings>,
+        tcp: TcpStream,
+        peer: std::net::SocketAddr,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        let watch = Arc::new(Watch::new(&self.limits));
+        let io = TokioIo::new(Watched {
+            tcp,
+            watch: Arc::clone(&watch),
+        });
+        let service = {
+            let (host, watch) = (self.clone(), Arc::clone(&watch));
+            service_fn(move |request| {
+                let (host, settings) = (host.clone(), Arc::clone(&settings));
+                let in_flight = watch.request_started();
+                async move {
+                    let response = host.answer(&settings, request).await;
+                    Ok::<_, Infallible>(response.map(|body| {
+                        Guarded {
+                            body,
+                            _in_flight: in_flight,
+                        }
+                        .boxed_unsync()
+                    }))
+                }
+            })
+        };
+        // The host's own watch bounds the wait for a request head, not
+        // hyper's timer (which would also cut off kept-alive connections
+        // at the header timeout).
+        let connection = hyper::server::conn::http1::Builder::new()
+            .header_read_timeout(None)
+            .serve_connection(io, service);
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => if let Err(e) = result {
+                tracing::debug!("connection from {peer}: {e}");
+            },
+            why = watch.expired() => {
+                tracing::debug!("closed the connection from {peer}: {why}");
+            }
+            _ = stopping.changed() => {
+                connection.as_mut().graceful_shutdown();
+                tokio::select! {
+                    _ = connection => {}
+                    _ = watch.expired() => {}
+                }
+            }
+        }
+    }
+
+    /// One HTTP request through a fresh instance of the component, or a
+    /// `503` when [`Limits::max_instances`] are busy, or a `504` when the
+    /// host-side deadline passed.
     async fn answer(
         &self,
         settings: &Settings,
@@ -91,15 +174,28 @@ impl Host {
     ) -> hyper::Response<HyperOutgoingBody> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        match self.call_incoming_handler(settings, request).await {
+        let permit = match self.instance_permit() {
+            Ok(permit) => permit,
+            Err(busy) => {
+                tracing::warn!("{method} {path} -> 503: {busy}");
+                return overloaded(&busy.to_string());
+            }
+        };
+        match self.call_incoming_handler(settings, request, permit).await {
             Ok(response) => {
                 tracing::info!("{method} {path} -> {}", response.status());
                 response
             }
-            Err(e) => {
-                tracing::error!("{method} {path}: the component failed: {e:#}");
-                internal_error()
-            }
+            Err(e) => match e.downcast_ref::<LimitExceeded>() {
+                Some(LimitExceeded::Timeout { after }) => {
+                    tracing::warn!("{method} {path} -> 504: {e}");
+                    timed_out(*after)
+                }
+                _ => {
+                    tracing::error!("{method} {path}: the component failed: {e:#}");
+                    internal_error()
+                }
+            },
         }
     }
 
@@ -107,8 +203,10 @@ impl Host {
         &self,
         settings: &Settings,
         request: hyper::Request<Incoming>,
+        permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<hyper::Response<HyperOutgoingBody>> {
         let proxy = self.proxy.clone().context("no HTTP API")?;
+        let after = self.call_time_limit(settings);
         let (mut store, stderr) = self.store(settings);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store
@@ -122,14 +220,25 @@ impl Host {
             .new_response_outparam(sender)
             .map_err(anyhow::Error::from)?;
         // The guest may go on writing the body after it has set the
-        // response, so it runs in a task of its own.
+        // response, so it runs in a task of its own, which keeps its place
+        // among the instances, and its deadline, until it ends.
         let task = tokio::spawn(async move {
-            let proxy = proxy.instantiate_async(&mut store).await?;
-            let result = proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await;
+            let _permit = permit;
+            let result = limits::run_with_deadline(&mut store, after, async move |store| {
+                let proxy = proxy.instantiate_async(&mut *store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(store, incoming, outparam)
+                    .await
+            })
+            .await;
+            drop(store);
             log_stderr(&stderr);
+            if let Err(e) = &result
+                && e.downcast_ref::<LimitExceeded>().is_some()
+            {
+                tracing::warn!("{e}");
+            }
             result
         });
         match receiver.await {
@@ -137,24 +246,320 @@ impl Host {
             Ok(Err(code)) => bail!("the component answered with error {code:?}"),
             Err(_) => match task.await {
                 Ok(Ok(())) => bail!("the component never set a response"),
-                Ok(Err(e)) => Err(anyhow::Error::from(e)),
+                Ok(Err(e)) => Err(e),
                 Err(e) => Err(e.into()),
             },
         }
     }
 }
 
-fn internal_error() -> hyper::Response<HyperOutgoingBody> {
-    use http_body_util::BodyExt;
-    let body = r#"{"type":"urn:est-ca-handler:problem:host","title":"Internal error","status":500,"detail":"the handler component failed; see the host's log"}"#;
-    let body = http_body_util::Full::new(hyper::body::Bytes::from_static(body.as_bytes()))
+/// A problem document answer.
+fn problem(
+    status: hyper::StatusCode,
+    document: &serde_json::Value,
+) -> hyper::Response<HyperOutgoingBody> {
+    let body = http_body_util::Full::new(Bytes::from(document.to_string()))
         .map_err(|never: Infallible| match never {})
         .boxed_unsync();
     let mut response = hyper::Response::new(body);
-    *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/problem+json"),
     );
     response
+}
+
+fn internal_error() -> hyper::Response<HyperOutgoingBody> {
+    problem(
+        hyper::StatusCode::INTERNAL_SERVER_ERROR,
+        &serde_json::json!({
+            "type": "urn:est-ca-handler:problem:host",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the handler component failed; see the host's log",
+        }),
+    )
+}
+
+/// The problem document of a request over [`Limits::max_instances`] (or a
+/// connection over [`Limits::max_connections`]).
+fn overloaded_document(detail: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "urn:est-ca-handler:problem:overloaded",
+        "title": "Too many requests in progress",
+        "status": 503,
+        "detail": detail,
+        "retry_after": RETRY_AFTER_SECS,
+    })
+}
+
+fn overloaded(detail: &str) -> hyper::Response<HyperOutgoingBody> {
+    let mut response = problem(
+        hyper::StatusCode::SERVICE_UNAVAILABLE,
+        &overloaded_document(detail),
+    );
+    response
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+    response
+}
+
+/// The answer when the host-side deadline cut a request off: like the
+/// component's own timeout answer, with cause `timeout`.
+fn timed_out(after: Duration) -> hyper::Response<HyperOutgoingBody> {
+    problem(
+        hyper::StatusCode::GATEWAY_TIMEOUT,
+        &serde_json::json!({
+            "type": "urn:est-ca-handler:problem:timeout",
+            "title": "The handler did not finish in time",
+            "status": 504,
+            "detail": format!(
+                "the handler did not finish within {} (request_timeout plus the host's grace) and was stopped",
+                seconds(after)
+            ),
+            "cause": "timeout",
+        }),
+    )
+}
+
+/// Answers a connection over [`Limits::max_connections`] with a `503` and
+/// closes it, in a task of its own bounded by [`REFUSAL_TIME`]; with
+/// [`REFUSALS_AT_ONCE`] such tasks already running, closes it at once.
+fn refuse(mut tcp: TcpStream, refusals: &Arc<Semaphore>) {
+    let Ok(permit) = Arc::clone(refusals).try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let body =
+            overloaded_document("too many connections are open; try again shortly").to_string();
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tokio::time::timeout(REFUSAL_TIME, async {
+            tcp.write_all(answer.as_bytes()).await?;
+            tcp.shutdown().await?;
+            // Read what the client sent until it closes, so that closing
+            // with unread data does not reset the connection before the
+            // client has read the answer.
+            let mut buffer = [0u8; 2048];
+            while tcp.read(&mut buffer).await? > 0 {}
+            Ok::<_, io::Error>(())
+        })
+        .await;
+    });
+}
+
+/// What one connection is doing, for its timeouts: a request in the
+/// component (no timeout but the request's own deadline), waiting for a
+/// request head ([`Limits::header_timeout`]), or idle
+/// ([`Limits::idle_timeout`]).
+struct Watch {
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    state: Mutex<WatchState>,
+    /// Woken when the deadline may have moved earlier.
+    changed: Notify,
+}
+
+struct WatchState {
+    /// Requests whose answers are not yet wholly handed to hyper.
+    in_flight: usize,
+    phase: Phase,
+    /// When the phase began.
+    since: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the connection's first request head (since accepting it).
+    FirstHead,
+    /// An answer is done and no byte of the next request has come.
+    Idle,
+    /// Bytes of the next request head have come, not yet all of it.
+    Head,
+}
+
+impl Watch {
+    fn new(limits: &Limits) -> Self {
+        Self {
+            header_timeout: limits.header_timeout,
+            idle_timeout: limits.idle_timeout,
+            state: Mutex::new(WatchState {
+                in_flight: 0,
+                phase: Phase::FirstHead,
+                since: Instant::now(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The client sent bytes.
+    fn read(&self) {
+        let mut state = self.state();
+        if state.in_flight == 0 && state.phase == Phase::Idle {
+            state.phase = Phase::Head;
+            state.since = Instant::now();
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// Bytes went out to the client (the end of an answer).
+    fn wrote(&self) {
+        let mut state = self.state();
+        if state.in_flight == 0 && state.phase == Phase::Idle {
+            state.since = Instant::now();
+        }
+    }
+
+    /// A request head is complete: no timeout until its answer is done.
+    fn request_started(self: &Arc<Self>) -> InFlight {
+        self.state().in_flight += 1;
+        InFlight(Arc::clone(self))
+    }
+
+    /// When the connection is to be closed, `None` while a request is in
+    /// progress.
+    fn deadline(&self) -> Option<(Instant, &'static str)> {
+        let state = self.state();
+        if state.in_flight > 0 {
+            return None;
+        }
+        Some(match state.phase {
+            Phase::FirstHead | Phase::Head => (
+                state.since + self.header_timeout,
+                "no complete request head within the header timeout",
+            ),
+            Phase::Idle => (
+                state.since + self.idle_timeout,
+                "idle past the idle timeout",
+            ),
+        })
+    }
+
+    /// Resolves when the connection has overstayed, with the reason.
+    async fn expired(&self) -> &'static str {
+        loop {
+            let changed = self.changed.notified();
+            match self.deadline() {
+                Some((at, why)) if Instant::now() >= at => return why,
+                Some((at, _)) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = changed => {}
+                    }
+                }
+                None => changed.await,
+            }
+        }
+    }
+}
+
+/// A request in progress on a connection; dropped with its answer's body.
+struct InFlight(Arc<Watch>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.in_flight -= 1;
+        if state.in_flight == 0 {
+            state.phase = Phase::Idle;
+            state.since = Instant::now();
+        }
+        drop(state);
+        self.0.changed.notify_one();
+    }
+}
+
+/// An answer's body that keeps its request [`InFlight`] until hyper has
+/// taken all of it (or dropped it).
+struct Guarded {
+    body: HyperOutgoingBody,
+    _in_flight: InFlight,
+}
+
+impl Body for Guarded {
+    type Data = Bytes;
+    type Error = <HyperOutgoingBody as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A connection's TCP stream that tells its [`Watch`] when bytes move.
+struct Watched {
+    tcp: TcpStream,
+    watch: Arc<Watch>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.watch.read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.watch.wrote();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.watch.wrote();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
 }

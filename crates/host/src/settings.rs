@@ -5,10 +5,11 @@
 
 use crate::outbound::Outbound;
 use anyhow::{Context, Result};
-use est_ca_handler::config::Config;
+use est_ca_handler::config::{Config, DEFAULT_REQUEST_TIMEOUT_SECS};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything a call needs besides the component.
 pub struct Settings {
@@ -20,6 +21,8 @@ pub struct Settings {
     pub(crate) env_vars: Vec<(String, String)>,
     /// Where the component may send requests, with the host's TLS.
     pub(crate) outbound: Arc<Outbound>,
+    /// `request_timeout` (the default when the configuration is unusable).
+    request_timeout: Duration,
 }
 
 impl Settings {
@@ -57,16 +60,27 @@ impl Settings {
             values: &values,
             env_vars: &env_vars,
         };
-        let outbound = match Config::load(&view) {
-            Ok(config) => Outbound::new(&config).context("configuration")?,
+        let (outbound, timeout_secs) = match Config::load(&view) {
+            Ok(config) => (
+                Outbound::new(&config).context("configuration")?,
+                config.request_timeout_secs,
+            ),
             // The component reports configuration errors itself.
-            Err(_) => Outbound::deny_all(),
+            Err(_) => (Outbound::deny_all(), DEFAULT_REQUEST_TIMEOUT_SECS),
         };
         Ok(Self {
             config_values: Arc::new(values),
             env_vars,
             outbound: Arc::new(outbound),
+            request_timeout: Duration::from_secs(timeout_secs.into()),
         })
+    }
+
+    /// `request_timeout`: how long the component waits for the EST server
+    /// (20 s unless set), the base of the host-side deadline of every call
+    /// ([`crate::Host::call_time_limit`]).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// Settings from the `[CAhandler]` section of an acme2certifier
