@@ -3,14 +3,14 @@
 //! the host's `serve` → the release component → the local EST server, all
 //! on 127.0.0.1. Also runs the module's own Python tests against live APIs.
 //!
-//! The Python packages (pinned in the module's `requirements-test.txt`) go
-//! into a virtualenv under cargo's target directory, made on first use.
+//! The Python packages go into a virtualenv made on first use
+//! (`common::python::venv`).
 
 use der::Decode;
 use est_ca_handler::x509::names::Names;
 use est_server::Faults;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,73 +18,10 @@ use tokio::process::{Child, Command};
 
 mod common;
 
+use common::python::{module_dir, output, run, venv};
 use common::{Api, TOKEN, free_port};
 
 const REJECT_TEXT: &str = "policy says no: example.test is not ours";
-
-fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn module_dir() -> PathBuf {
-    project().join("integrations/acme2certifier")
-}
-
-/// The virtualenv with acme2certifier, waitress and certbot, made once.
-async fn venv() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("a2c-venv");
-    let python = venv.join("bin/python");
-    let requirements = module_dir().join("requirements-test.txt");
-    let stamp = venv.join("requirements.installed");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return venv;
-    }
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        120,
-    )
-    .await;
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        900,
-    )
-    .await;
-    std::fs::write(&stamp, wanted).unwrap();
-    venv
-}
-
-/// Runs `command` to completion within `secs`, and fails the test on a
-/// non-zero exit, showing its output.
-async fn run(command: &mut Command, secs: u64) -> String {
-    let (ok, output) = output(command, secs).await;
-    assert!(ok, "{command:?} failed:\n{output}");
-    output
-}
-
-/// Runs `command` within `secs`: (success, stdout + stderr).
-async fn output(command: &mut Command, secs: u64) -> (bool, String) {
-    command.kill_on_drop(true).stdin(Stdio::null());
-    let result = tokio::time::timeout(Duration::from_secs(secs), command.output())
-        .await
-        .unwrap_or_else(|_| panic!("{command:?} did not finish in {secs} s"))
-        .unwrap_or_else(|e| panic!("{command:?} could not start: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    (result.status.success(), text)
-}
 
 /// The status of `GET path` on `addr`, or `None` when nothing answers.
 async fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {

@@ -5,6 +5,8 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod python;
+
 use est_ca_host::{Host, Settings};
 use est_server::{EstServer, Faults, ServerConfig};
 use std::net::SocketAddr;
