@@ -193,6 +193,13 @@ impl Host {
         self.with_instance(settings, async |_, _| Ok(())).await
     }
 
+    /// The engine the component was compiled with (epoch interruption on,
+    /// its epoch advanced every [`limits::EPOCH_TICK`]): for other code run
+    /// under the same deadline ([`limits::run_with_deadline`]).
+    pub fn engine(&self) -> &Engine {
+        self.pre.engine()
+    }
+
     /// Whether the component serves the HTTP API (`wasi:http/incoming-handler`).
     pub fn serves_http(&self) -> bool {
         self.proxy.is_some()

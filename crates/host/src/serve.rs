@@ -41,7 +41,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 const REFUSALS_AT_ONCE: usize = 64;
 
 /// How long answering a connection over the cap may take.
-const REFUSAL_TIME: Duration = Duration::from_secs(1);
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
 
 /// The pause after a failed `accept` (out of file descriptors, say), so
 /// that the loop does not spin.
@@ -339,12 +339,21 @@ fn refuse(mut tcp: TcpStream, refusals: &Arc<Semaphore>) {
             body.len()
         );
         let _ = tokio::time::timeout(REFUSAL_TIME, async {
+            // The request head first (or what fits in the buffer): a client
+            // reads an answer only once it has sent its request.
+            let mut buffer = [0u8; 8192];
+            let mut seen = 0;
+            while seen < buffer.len() && !buffer[..seen].windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut buffer[seen..]).await? {
+                    0 => break,
+                    n => seen += n,
+                }
+            }
             tcp.write_all(answer.as_bytes()).await?;
             tcp.shutdown().await?;
-            // Read what the client sent until it closes, so that closing
-            // with unread data does not reset the connection before the
-            // client has read the answer.
-            let mut buffer = [0u8; 2048];
+            // Read what else the client sent until it closes, so that
+            // closing with unread data does not reset the connection before
+            // the client has read the answer.
             while tcp.read(&mut buffer).await? > 0 {}
             Ok::<_, io::Error>(())
         })

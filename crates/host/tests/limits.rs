@@ -1,0 +1,684 @@
+//! The host's limits under a hostile world: `serve` with CA faults among
+//! good enrollments, idle and slowloris connections, the caps on instances
+//! and connections, and the host-side deadline (a guest that loops, a CA
+//! that trickles past the component's own deadline). Everything binds
+//! 127.0.0.1 and ends by itself; deadlines are a few seconds.
+
+use est_ca_host::{Host, LimitExceeded, Limits, Settings};
+use est_server::{EstServer, Faults, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TOKEN: &str = "limits-Api-Token";
+const PASSWORD: &str = "limits-Est-Passw0rd";
+
+/// The component's own `request_timeout` in these tests, in seconds.
+const REQUEST_TIMEOUT: u64 = 3;
+
+/// The embedded component, compiled once for this test binary.
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::embedded().expect("the embedded component loads"))
+}
+
+async fn est_server(faults: Faults, tls_stall: bool) -> EstServer {
+    EstServer::start(ServerConfig {
+        password: PASSWORD.into(),
+        faults,
+        tls_stall_port: tls_stall.then_some(0),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Settings for `est`, reaching it at `est_host` (its HTTPS URL unless
+/// given), with `extra` on top.
+fn settings(est: &EstServer, est_host: Option<String>, extra: &[(&str, &str)]) -> Arc<Settings> {
+    let anchor = std::env::temp_dir().join(format!(
+        "limits-root-{}-{}.pem",
+        std::process::id(),
+        est.https_addr().port()
+    ));
+    std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
+    let timeout = REQUEST_TIMEOUT.to_string();
+    let mut pairs: Vec<(String, String)> = vec![
+        (
+            "est_host".into(),
+            est_host.unwrap_or_else(|| est.https_url()),
+        ),
+        ("est_user".into(), "estuser".into()),
+        ("est_password".into(), PASSWORD.into()),
+        ("ca_bundle".into(), anchor.display().to_string()),
+        ("api_token".into(), TOKEN.into()),
+        ("request_timeout".into(), timeout),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(key, _)| key != k);
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    Arc::new(Settings::from_pairs(pairs).unwrap())
+}
+
+/// `serve` running in this process; stopped when dropped.
+struct Served {
+    addr: SocketAddr,
+    host: Host,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Served {
+    async fn start(limits: Limits, settings: Arc<Settings>) -> Self {
+        let host = host().clone().with_limits(limits);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = host.clone();
+        tokio::spawn(async move {
+            serving
+                .serve(settings, listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self {
+            addr,
+            host,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Vec<u8>,
+    took: Duration,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Checks an RFC 9457 problem document of this status and type.
+    fn problem(&self, status: u16, kind: &str) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        let doc = self.json();
+        assert_eq!(doc["status"], status, "{doc}");
+        assert_eq!(
+            doc["type"],
+            format!("urn:est-ca-handler:problem:{kind}"),
+            "{doc}"
+        );
+        doc
+    }
+}
+
+/// One HTTP/1.1 request on a new connection.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: impl Into<Bytes>) -> Answer {
+    let start = Instant::now();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Full::new(body.into()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+        took: start.elapsed(),
+    }
+}
+
+fn csr_pem(name: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+fn assert_issued(answer: &Answer, est: &EstServer) {
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let bundle = answer.json()["cert_bundle"].as_str().unwrap().to_owned();
+    assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 3);
+    est_ca_host::report::verify_chain(&bundle, &est.trust_anchor_pem()).unwrap();
+}
+
+/// Polls `/health` every 200 ms until `done`, returning each answer's
+/// status and time.
+async fn watch_health(addr: SocketAddr, done: Arc<tokio::sync::Notify>) -> Vec<(u16, Duration)> {
+    let mut seen = Vec::new();
+    loop {
+        let answer = tokio::time::timeout(Duration::from_secs(5), http(addr, "GET", "/health", ""))
+            .await
+            .expect("/health answers");
+        seen.push((answer.status, answer.took));
+        tokio::select! {
+            () = done.notified() => return seen,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_under_concurrency_each_get_their_problem_document_in_time() {
+    let est = est_server(
+        Faults {
+            by_csr: true,
+            ..Faults::default()
+        },
+        true,
+    )
+    .await;
+    let api = Served::start(Limits::default(), settings(&est, None, &[])).await;
+    let stalled_tls =
+        Served::start(Limits::default(), settings(&est, est.tls_stall_url(), &[])).await;
+    let done = Arc::new(tokio::sync::Notify::new());
+    let health = tokio::spawn(watch_health(api.addr, Arc::clone(&done)));
+
+    let mut good = Vec::new();
+    for i in 0..32 {
+        let pem = csr_pem(&format!("good-{i}.example.test"));
+        good.push(tokio::spawn(http(api.addr, "POST", "/enroll", pem)));
+    }
+    let kinds = [
+        "stall-headers",
+        "trickle",
+        "reset",
+        "huge",
+        "endless",
+        "pending-forever",
+    ];
+    let mut faulty = Vec::new();
+    for kind in kinds {
+        let pem = csr_pem(&format!("fault-{kind}.example.test"));
+        faulty.push((kind, tokio::spawn(http(api.addr, "POST", "/enroll", pem))));
+    }
+    let pem = csr_pem("tls-stall.example.test");
+    faulty.push((
+        "tls-stall",
+        tokio::spawn(http(stalled_tls.addr, "POST", "/enroll", pem)),
+    ));
+
+    let bound = Duration::from_secs(REQUEST_TIMEOUT + 1);
+    let mut slowest_good = Duration::ZERO;
+    for answer in good {
+        let answer = answer.await.unwrap();
+        assert_issued(&answer, &est);
+        slowest_good = slowest_good.max(answer.took);
+    }
+    for (kind, answer) in faulty {
+        let answer = answer.await.unwrap();
+        assert!(answer.took <= bound, "{kind}: {:?}", answer.took);
+        match kind {
+            "stall-headers" | "trickle" | "tls-stall" => {
+                let doc = answer.problem(504, "timeout");
+                assert_eq!(doc["cause"], "timeout", "{kind}: {doc}");
+            }
+            "reset" => {
+                let doc = answer.problem(502, "transport");
+                assert_eq!(doc["cause"], "connection-reset", "{doc}");
+            }
+            "huge" => {
+                let doc = answer.problem(502, "malformed-answer");
+                assert!(
+                    doc["detail"].as_str().unwrap().contains("larger than"),
+                    "{doc}"
+                );
+            }
+            "endless" => {
+                if answer.status == 504 {
+                    answer.problem(504, "timeout");
+                } else {
+                    answer.problem(502, "malformed-answer");
+                }
+            }
+            "pending-forever" => {
+                assert_eq!(
+                    answer.status,
+                    202,
+                    "{}",
+                    String::from_utf8_lossy(&answer.body)
+                );
+                let id = answer.json()["poll_identifier"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(id.starts_with("sha256:"), "{id}");
+            }
+            other => unreachable!("{other}"),
+        }
+        eprintln!("{kind}: {} in {:?}", answer.status, answer.took);
+    }
+    done.notify_one();
+    let health = health.await.unwrap();
+    eprintln!(
+        "slowest good enrollment {slowest_good:?}; /health answered {} times, slowest {:?}",
+        health.len(),
+        health.iter().map(|(_, t)| *t).max().unwrap()
+    );
+    assert!(health.len() >= 3, "{health:?}");
+    assert!(
+        health
+            .iter()
+            .all(|(status, took)| *status == 200 && *took < Duration::from_secs(1)),
+        "{health:?}"
+    );
+    assert!(est.stalled_handshakes() >= 1);
+    // Nothing is left running in the component.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while api.host.instances_in_use() + stalled_tls.host.instances_in_use() > 0 {
+        assert!(Instant::now() < deadline, "instances still alive");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Opens a connection that sends nothing (`trickle` false) or a request
+/// head one byte every 300 ms that never ends; resolves with how long
+/// `serve` kept it open.
+async fn hostile_connection(addr: SocketAddr, trickle: bool) -> Duration {
+    let start = Instant::now();
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let head = b"POST /enroll HTTP/1.1\r\nHost: slow\r\nX-Slow: "
+        .iter()
+        .chain(std::iter::repeat(&b'a'));
+    let mut head = head.copied();
+    let mut buffer = [0u8; 512];
+    let mut tick = tokio::time::interval(Duration::from_millis(300));
+    let give_up = tokio::time::sleep(Duration::from_secs(20));
+    tokio::pin!(give_up);
+    loop {
+        tokio::select! {
+            read = tcp.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => return start.elapsed(),
+                Ok(_) => {}
+            },
+            _ = tick.tick(), if trickle => {
+                let byte = [head.next().unwrap()];
+                if tcp.write_all(&byte).await.is_err() {
+                    return start.elapsed();
+                }
+            }
+            () = &mut give_up => return start.elapsed(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_slowloris_connections_neither_block_nor_stay() {
+    let est = est_server(Faults::default(), false).await;
+    let header_timeout = Duration::from_secs(3);
+    let api = Served::start(
+        Limits {
+            header_timeout,
+            ..Limits::default()
+        },
+        settings(&est, None, &[]),
+    )
+    .await;
+    let mut hostile = Vec::new();
+    for i in 0..500 {
+        hostile.push(tokio::spawn(hostile_connection(api.addr, i % 2 == 1)));
+    }
+    // Let them all connect and start trickling.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let answer = http(api.addr, "POST", "/enroll", csr_pem("normal.example.test")).await;
+    assert_issued(&answer, &est);
+    eprintln!(
+        "enrollment among 500 hostile connections: {:?}",
+        answer.took
+    );
+    assert!(answer.took < Duration::from_secs(REQUEST_TIMEOUT));
+    let mut longest = Duration::ZERO;
+    for connection in hostile {
+        let held = connection.await.unwrap();
+        assert!(
+            held >= header_timeout - Duration::from_millis(100)
+                && held < header_timeout + Duration::from_secs(3),
+            "a hostile connection was held {held:?}"
+        );
+        longest = longest.max(held);
+    }
+    eprintln!("500 hostile connections closed by serve, the last after {longest:?}");
+    // And serve still answers.
+    assert_eq!(http(api.addr, "GET", "/health", "").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_alive_connection_outlives_the_header_timeout_until_idle() {
+    let est = est_server(Faults::default(), false).await;
+    let api = Served::start(
+        Limits {
+            header_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(3),
+            ..Limits::default()
+        },
+        settings(&est, None, &[]),
+    )
+    .await;
+    let mut tcp = TcpStream::connect(api.addr).await.unwrap();
+    let request = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut buffer = vec![0u8; 4096];
+    for pause in [Duration::ZERO, Duration::from_secs(2)] {
+        tokio::time::sleep(pause).await;
+        tcp.write_all(request).await.unwrap();
+        let n = tcp.read(&mut buffer).await.unwrap();
+        assert!(
+            buffer[..n].starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buffer[..n])
+        );
+    }
+    let start = Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(6), tcp.read(&mut buffer))
+        .await
+        .expect("closed within the idle timeout")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    let idle = start.elapsed();
+    assert!(
+        idle > Duration::from_millis(2500) && idle < Duration::from_secs(5),
+        "{idle:?}"
+    );
+}
+
+/// Waits until `check` holds, for at most 5 s.
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_the_instance_cap_a_request_gets_503_at_once() {
+    let est = est_server(
+        Faults {
+            by_csr: true,
+            ..Faults::default()
+        },
+        false,
+    )
+    .await;
+    let api = Served::start(
+        Limits {
+            max_instances: 2,
+            ..Limits::default()
+        },
+        settings(&est, None, &[]),
+    )
+    .await;
+    let stalls: Vec<_> = (0..2)
+        .map(|i| {
+            let pem = csr_pem(&format!("fault-stall-headers.{i}.example.test"));
+            tokio::spawn(http(api.addr, "POST", "/enroll", pem))
+        })
+        .collect();
+    eventually("two instances busy", || api.host.instances_in_use() == 2).await;
+    let refused = http(api.addr, "GET", "/health", "").await;
+    let doc = refused.problem(503, "overloaded");
+    assert_eq!(
+        refused
+            .headers
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "1"
+    );
+    assert!(refused.took < Duration::from_secs(1), "{:?}", refused.took);
+    assert!(
+        doc["detail"].as_str().unwrap().contains("at most 2"),
+        "{doc}"
+    );
+    for stall in stalls {
+        stall.await.unwrap().problem(504, "timeout");
+    }
+    eventually("the instances are gone", || {
+        api.host.instances_in_use() == 0
+    })
+    .await;
+    assert_eq!(http(api.addr, "GET", "/health", "").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_the_connection_cap_a_connection_gets_503_then_room_again() {
+    let est = est_server(Faults::default(), false).await;
+    let api = Served::start(
+        Limits {
+            max_connections: 2,
+            ..Limits::default()
+        },
+        settings(&est, None, &[]),
+    )
+    .await;
+    let idle: Vec<TcpStream> = vec![
+        TcpStream::connect(api.addr).await.unwrap(),
+        TcpStream::connect(api.addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = http(api.addr, "GET", "/health", "").await;
+    refused.problem(503, "overloaded");
+    assert_eq!(
+        refused
+            .headers
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "1"
+    );
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = http(api.addr, "GET", "/health", "").await;
+        if answer.status == 200 {
+            break;
+        }
+        answer.problem(503, "overloaded");
+        assert!(
+            Instant::now() < deadline,
+            "no room after the connections closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_deadline_cuts_off_a_trickling_ca_past_the_components_own_timeout() {
+    let est = est_server(
+        Faults {
+            by_csr: true,
+            ..Faults::default()
+        },
+        false,
+    )
+    .await;
+    // The component would wait 30 s; the host allows 2.
+    let settings = settings(&est, None, &[("request_timeout", "30")]);
+    let limits = Limits {
+        max_call_time: Some(Duration::from_secs(2)),
+        max_instances: 1,
+        ..Limits::default()
+    };
+    let api = Served::start(limits.clone(), Arc::clone(&settings)).await;
+    let answer = http(
+        api.addr,
+        "POST",
+        "/enroll",
+        csr_pem("fault-trickle.serve.example.test"),
+    )
+    .await;
+    let doc = answer.problem(504, "timeout");
+    assert_eq!(doc["cause"], "timeout", "{doc}");
+    assert!(
+        doc["detail"].as_str().unwrap().contains("within 2 s"),
+        "{doc}"
+    );
+    assert!(
+        answer.took >= Duration::from_secs(2) && answer.took < Duration::from_secs(3),
+        "{:?}",
+        answer.took
+    );
+    eventually("the instance is gone", || api.host.instances_in_use() == 0).await;
+
+    // The embedded API: the same deadline, and the same cap.
+    let embedded = host().clone().with_limits(limits);
+    let start = Instant::now();
+    let first = {
+        let (host, settings) = (embedded.clone(), Arc::clone(&settings));
+        tokio::spawn(async move {
+            host.enroll(&settings, &csr_pem("fault-trickle.api.example.test"))
+                .await
+        })
+    };
+    eventually("the call runs", || embedded.instances_in_use() == 1).await;
+    let busy = embedded
+        .handler_check(&settings)
+        .await
+        .expect_err("over the cap");
+    assert_eq!(
+        busy.downcast_ref::<LimitExceeded>(),
+        Some(&LimitExceeded::Busy { max_instances: 1 }),
+        "{busy:#}"
+    );
+    let late = first.await.unwrap().expect_err("cut off");
+    assert_eq!(
+        late.downcast_ref::<LimitExceeded>(),
+        Some(&LimitExceeded::Timeout {
+            after: Duration::from_secs(2)
+        }),
+        "{late:#}"
+    );
+    assert!(
+        late.to_string().contains("did not finish within 2 s"),
+        "{late}"
+    );
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(embedded.handler_check(&settings).await.unwrap().is_ok());
+}
+
+/// A guest that computes forever: the real component cannot be made to,
+/// so a core module on the host's engine runs under the host's deadline
+/// (the same epoch ticker, store callback and timeout as every call).
+#[tokio::test(flavor = "current_thread")]
+async fn a_guest_that_loops_is_stopped_and_does_not_hold_the_thread() {
+    let engine = host().engine();
+    let module = wasmtime::Module::new(
+        engine,
+        r#"(module (func (export "spin") (loop $l (br $l))))"#,
+    )
+    .unwrap();
+    // On this single-threaded runtime, a task that ticks only runs while
+    // the guest yields.
+    let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ticker = {
+        let ticks = Arc::clone(&ticks);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+
+    // Through run_with_deadline (what every call uses).
+    let mut store = wasmtime::Store::new(engine, ());
+    let start = Instant::now();
+    let err =
+        est_ca_host::limits::run_with_deadline(&mut store, Duration::from_secs(1), async |store| {
+            let instance = wasmtime::Instance::new_async(&mut *store, &module, &[]).await?;
+            let spin = instance.get_typed_func::<(), ()>(&mut *store, "spin")?;
+            spin.call_async(store, ()).await
+        })
+        .await
+        .expect_err("the loop is stopped");
+    let took = start.elapsed();
+    assert_eq!(
+        err.downcast_ref::<LimitExceeded>(),
+        Some(&LimitExceeded::Timeout {
+            after: Duration::from_secs(1)
+        })
+    );
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let seen = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        seen >= 2,
+        "the runtime ran other tasks meanwhile: {seen} ticks"
+    );
+
+    // The epoch trap alone, without the timeout around it.
+    let mut store = wasmtime::Store::new(engine, ());
+    let after = Duration::from_millis(500);
+    est_ca_host::limits::arm_deadline(&mut store, Instant::now() + after, after);
+    let instance = wasmtime::Instance::new_async(&mut store, &module, &[])
+        .await
+        .unwrap();
+    let spin = instance
+        .get_typed_func::<(), ()>(&mut store, "spin")
+        .unwrap();
+    let start = Instant::now();
+    let trap = spin.call_async(&mut store, ()).await.expect_err("trapped");
+    assert!(trap.downcast_ref::<LimitExceeded>().is_some(), "{trap:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    ticker.abort();
+}
