@@ -188,9 +188,15 @@ fn pkcs12(cert_pem: &str, key_pem: &str, password: &str) -> Vec<u8> {
 }
 
 /// Runs `ca-handler` with `args` and secrets in `env`: (exit code, stdout + stderr).
-async fn ca_handler(args: &[&str], env: &[(&'static str, String)]) -> (Option<i32>, String) {
+/// Its working directory is `dir` (where `enroll` writes `cert-bundle.pem`).
+async fn ca_handler(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&'static str, String)],
+) -> (Option<i32>, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ca-handler"));
     command
+        .current_dir(dir)
         .args(args)
         .env_remove("RUST_LOG")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -526,7 +532,7 @@ async fn no_failure_shows_a_secret_on_any_channel() {
             vec!["-vv", "check", "--config", &config],
             vec!["-vv", "cacerts", "--config", &config],
         ] {
-            let (code, text) = ca_handler(&args, &env).await;
+            let (code, text) = ca_handler(&work, &args, &env).await;
             if args.contains(&"enroll") {
                 assert_eq!(
                     code,
