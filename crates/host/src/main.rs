@@ -329,8 +329,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     explain(&e)
                 );
             }
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
+            let listener = est_ca_host::serve::bind(listen)
                 .with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving the HTTP API on http://{}", listener.local_addr()?);
             use std::io::Write;

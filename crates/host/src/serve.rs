@@ -47,6 +47,26 @@ const REFUSAL_TIME: Duration = Duration::from_secs(2);
 /// that the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// The accept backlog of [`bind`]'s listeners: room for a burst of
+/// connections while the accept loop catches up (the kernel caps it at
+/// `net.core.somaxconn`). `tokio`'s own `TcpListener::bind` uses 128, and a
+/// burst past that (slowloris) delays honest clients' connections by
+/// seconds of SYN retransmissions.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` for [`Host::serve`], with a backlog of
+/// [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Host {
     /// Serves the component's HTTP API on `listener` until `shutdown`
     /// completes, then lets requests in progress finish (up to 10 s),
@@ -287,7 +307,7 @@ fn internal_error() -> hyper::Response<HyperOutgoingBody> {
 fn overloaded_document(detail: &str) -> serde_json::Value {
     serde_json::json!({
         "type": "urn:est-ca-handler:problem:overloaded",
-        "title": "Too many requests in progress",
+        "title": "The server is busy",
         "status": 503,
         "detail": detail,
         "retry_after": RETRY_AFTER_SECS,

@@ -76,7 +76,7 @@ struct Served {
 impl Served {
     async fn start(limits: Limits, settings: Arc<Settings>) -> Self {
         let host = host().clone().with_limits(limits);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = est_ca_host::serve::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = host.clone();
