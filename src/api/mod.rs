@@ -101,8 +101,9 @@ pub fn handle(
         Ok(route) => route,
         Err(answer) => return answer,
     };
+    let authorized = auth::authorize(request, source);
     if route.needs_token()
-        && let Err(refusal) = auth::authorize(request, source)
+        && let Err(refusal) = authorized
     {
         return refusal;
     }
@@ -111,7 +112,7 @@ pub fn handle(
         Err(e) => handler_problem(e),
     };
     match route {
-        Route::Health => health::health(request, config, transport),
+        Route::Health => health::health(request, authorized, config, transport),
         Route::Revoke => revoke(),
         Route::Trigger => match handler::trigger() {
             Ok(cert) => issued(&cert),

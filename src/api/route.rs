@@ -51,8 +51,9 @@ impl Route {
         }
     }
 
-    /// Whether callers must present the API token (every route but
-    /// `/health`).
+    /// Whether callers must present the API token: every route but
+    /// `/health`, which answers anyone whether the configuration loads and
+    /// keeps the rest for callers with the token.
     pub fn needs_token(self) -> bool {
         self != Self::Health
     }

@@ -249,32 +249,54 @@ fn the_token_is_required_unless_explicitly_turned_off() {
 }
 
 #[test]
-fn health_needs_no_token_and_says_what_is_wrong() {
+fn health_tells_anyone_whether_the_configuration_loads_and_the_rest_needs_the_token() {
     let ca = Rc::new(TestCa::new("ApiHealth"));
-    let mut health = get("/health");
-    health.auth = None;
-    let ok = call(&health, &settings(&[]), &issuing(&ca));
+    let mut anonymous = get("/health");
+    anonymous.auth = None;
+    let ok = call(&anonymous, &settings(&[]), &issuing(&ca));
     assert_eq!((ok.status, json(&ok)["status"].as_str()), (200, Some("ok")));
-    let doc = assert_problem(
-        &call(&health, &settings(&[("est_host", "")]), &issuing(&ca)),
-        503,
-        "config",
+    assert!(json(&ok).get("warnings").is_none(), "{}", json(&ok));
+    // Without the token, a broken configuration is reported without its text.
+    let broken = settings(&[("est_host", ""), ("est_password", "hunter2-pw")]);
+    let doc = assert_problem(&call(&anonymous, &broken, &issuing(&ca)), 503, "config");
+    assert!(
+        !doc["detail"].as_str().unwrap().contains("est_host"),
+        "{doc}"
     );
+    // With it, the reason.
+    let with_token = get("/health");
+    let doc = assert_problem(&call(&with_token, &broken, &issuing(&ca)), 503, "config");
     assert!(doc["detail"].as_str().unwrap().contains("est_host"));
+    assert!(!doc.to_string().contains("hunter2-pw"), "{doc}");
+    let ok = call(&with_token, &settings(&[]), &issuing(&ca));
+    assert_eq!(json(&ok)["warnings"], serde_json::json!([]));
 
-    health.query = "live=true";
-    let live = call(&health, &settings(&[]), &issuing(&ca));
+    // The live probe calls the CA with the handler's credentials: token only.
+    anonymous.query = "live=true";
+    let transport = issuing(&ca);
+    assert_problem(
+        &call(&anonymous, &settings(&[]), &transport),
+        401,
+        "unauthorized",
+    );
+    assert!(transport.requests().is_empty(), "the CA was called");
+    let mut live = get("/health");
+    live.query = "live=true";
+    let answer = call(&live, &settings(&[]), &issuing(&ca));
     assert_eq!(
-        (live.status, json(&live)["ca_certificates"].as_u64()),
+        (answer.status, json(&answer)["ca_certificates"].as_u64()),
         (200, Some(2))
     );
+    // ...unless the operator turned authentication off.
+    let open = settings(&[("api_token", ""), ("api_auth", "none")]);
+    assert_eq!(call(&anonymous, &open, &issuing(&ca)).status, 200);
     let down = ScriptedTransport::new(|_| {
         Err(TransportError::failed(
             TransportCause::ConnectionRefused,
             "connection refused",
         ))
     });
-    let doc = assert_problem(&call(&health, &settings(&[]), &down), 503, "transport");
+    let doc = assert_problem(&call(&live, &settings(&[]), &down), 503, "transport");
     assert!(
         doc["detail"]
             .as_str()

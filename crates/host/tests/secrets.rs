@@ -569,6 +569,8 @@ async fn no_failure_shows_a_secret_on_any_channel() {
                 for (method, path, token, body) in [
                     ("GET", "/health", None, String::new()),
                     ("GET", "/health?live=true", None, String::new()),
+                    ("GET", "/health", right, String::new()),
+                    ("GET", "/health?live=true", right, String::new()),
                     ("GET", "/cacerts", right, String::new()),
                     ("GET", "/cacerts", wrong, String::new()),
                     ("POST", "/poll", right, poll_body.clone()),

@@ -265,7 +265,22 @@ async fn cacerts_health_revoke_and_unknown_routes() {
         (health.status, health.json()["status"].as_str()),
         (200, Some("ok"))
     );
-    let live = api.call("GET", "/health?live=true", None, "").await;
+    assert!(
+        health.json().get("warnings").is_none(),
+        "{:?}",
+        health.json()
+    );
+    // The live probe calls the CA with the handler's credentials: token only.
+    let requests_before = api.est.requests().len();
+    api.call("GET", "/health?live=true", None, "")
+        .await
+        .problem(401, "unauthorized");
+    assert_eq!(
+        api.est.requests().len(),
+        requests_before,
+        "the CA was called"
+    );
+    let live = api.call("GET", "/health?live=true", Some(TOKEN), "").await;
     assert_eq!(
         (live.status, live.json()["ca_certificates"].as_u64()),
         (200, Some(2))
@@ -310,7 +325,9 @@ async fn est_failures_become_502_504_and_500() {
         "an answer, not a transport failure: {doc}"
     );
     assert!(!doc.to_string().contains("wrong-password"));
-    let down = refused.call("GET", "/health?live=true", None, "").await;
+    let down = refused
+        .call("GET", "/health?live=true", Some(TOKEN), "")
+        .await;
     down.problem(503, "unauthorized");
     refused.shutdown().await;
 
@@ -345,7 +362,15 @@ async fn est_failures_become_502_504_and_500() {
         .call("POST", "/enroll", Some(TOKEN), csr_pem("z.example.test"))
         .await
         .problem(500, "config");
+    // Anyone learns that the configuration does not load; only callers
+    // with the token learn why.
     let health = broken.call("GET", "/health", None, "").await;
+    let doc = health.problem(503, "config");
+    assert!(
+        !doc["detail"].as_str().unwrap().contains("est_host"),
+        "{doc}"
+    );
+    let health = broken.call("GET", "/health", Some(TOKEN), "").await;
     let doc = health.problem(503, "config");
     assert!(doc["detail"].as_str().unwrap().contains("est_host"));
     broken.shutdown().await;
