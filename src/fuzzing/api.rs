@@ -1,0 +1,456 @@
+//! The HTTP API ([`api::handle`]): any method, path, query, headers and
+//! body, over the scripted EST server.
+
+use super::fixtures::{API_TOKEN, CSR, EST_PASSWORD, Settings};
+use super::transport::{Scripted, ScriptedTransport};
+use super::{Input, answer_bytes, assert_clean, find};
+use crate::api::{self, ApiRequest, ApiResponse, Route};
+use crate::config::{ApiAccess, Config, keys};
+use crate::encoding;
+use crate::est::answer::{MAX_RETRY_AFTER_SECS, MIN_RETRY_AFTER_SECS};
+use crate::transport::Response;
+use base64::Engine;
+use der::Decode;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+use x509_cert::request::CertReq;
+
+/// The statuses the API may answer with.
+const STATUSES: &[u16] = &[
+    200, 202, 204, 400, 401, 403, 404, 405, 413, 500, 501, 502, 503, 504,
+];
+/// The transport causes problem documents may name.
+const CAUSES: &[&str] = &[
+    "dns",
+    "connection-refused",
+    "connection-reset",
+    "tls-untrusted",
+    "tls-alert",
+    "tls-protocol",
+    "destination-denied",
+    "timeout",
+    "other",
+];
+
+/// Target `api`. Layout: five selector bytes, then the parts method,
+/// path, query, `Authorization`, `Content-Type`, body (each used only when
+/// its selector says so), then pairs of parts scripting the EST server's
+/// answers (as in `est_answer`; later requests get fixture answers).
+///
+/// - byte 0, the settings: bits 0-1 the API's access (token, `api_auth =
+///   none`, no token, a bad `api_auth`), bit 2 a broken EST configuration,
+///   bits 3-4 `est_names_check`, bit 5 the token through
+///   `api_token_variable`;
+/// - byte 1: bits 0-2 the method (`GET`, `POST`, others, or the part),
+///   bits 3-5 the path (a route's, or the part), bit 6 `live=true`, bit 7
+///   the query part;
+/// - byte 2: bits 0-2 the `Authorization` header (none, the right token in
+///   several spellings, wrong ones, or the part), bits 3-4 the
+///   `Content-Type` (none, JSON, PKCS#10, or the part);
+/// - byte 3: the body (the part, or the fixture CSR as PEM, base64url or
+///   JSON, a poll body with the right identifier or the part's);
+/// - byte 4: how many EST answers are scripted (0 to 4).
+///
+/// Checks: the status is one the API documents; header values hold no
+/// control character; every status from 400 on is an
+/// `application/problem+json` document with `type`, `title`, `status`
+/// equal to the HTTP status, a clean `detail`, and only known `cause`s;
+/// `200` is the PEM chain (`/cacerts`), the health document, or
+/// `cert_bundle`/`cert_raw`/`warnings` whose certificates are byte ranges
+/// of the EST server's answers and whose leaf certifies the CSR sent;
+/// `202` is `poll_identifier` (the CSR's fingerprint) and `retry_after`
+/// (within the clamps, equal to the `Retry-After` header); a request
+/// without the right token gets no certificate and causes no EST request;
+/// neither the API token nor the EST password shows in an answer or its
+/// log, and the API token never goes to the EST server (unless the input
+/// itself holds it).
+pub fn api(data: &[u8]) {
+    let mut input = Input::<5>::new(data);
+    let (b0, b1, b2, b3, b4) = (
+        input.byte(0),
+        input.byte(1),
+        input.byte(2),
+        input.byte(3),
+        input.byte(4),
+    );
+    let settings = settings(b0);
+    let parts: Vec<&[u8]> = (0..6).map(|_| input.part()).collect();
+    let text = |i: usize| String::from_utf8_lossy(parts[i]).into_owned();
+    let method = match b1 & 7 {
+        0 | 5 => "GET".to_owned(),
+        1 | 6 => "POST".to_owned(),
+        2 => "PUT".to_owned(),
+        3 => "post".to_owned(),
+        _ => text(0),
+    };
+    let path = match (b1 >> 3) & 7 {
+        i @ 0..=5 => Route::ALL[usize::from(i)].path().to_owned(),
+        6 => "/enroll/".to_owned(),
+        _ => text(1),
+    };
+    let query = match b1 >> 6 {
+        0 => String::new(),
+        1 => "live=true".to_owned(),
+        _ => text(2),
+    };
+    let authorization = match b2 & 7 {
+        0 => None,
+        1 | 7 => Some(format!("Bearer {API_TOKEN}")),
+        2 => Some(format!(" bEaReR \t{API_TOKEN}  ")),
+        3 => Some(format!("Basic {API_TOKEN}")),
+        4 => Some(format!("Bearer {}", text(3))),
+        5 => Some(format!("Bearer {API_TOKEN}x")),
+        _ => Some(text(3)),
+    };
+    let content_type = match (b2 >> 3) & 3 {
+        0 => None,
+        1 => Some("application/json".to_owned()),
+        2 => Some("application/pkcs10".to_owned()),
+        _ => Some(text(4)),
+    };
+    let body = body(b3, parts[5]);
+    let mut script = Vec::new();
+    for _ in 0..b4 % 5 {
+        let (spec, payload) = (input.part(), input.part());
+        script.push(Scripted::parse(spec, payload));
+    }
+
+    let transport = ScriptedTransport::new(script);
+    let config = Config::load(&settings);
+    let request = ApiRequest {
+        method: &method,
+        path: &path,
+        query: &query,
+        authorization: authorization.as_deref(),
+        content_type: content_type.as_deref(),
+        body: &body,
+    };
+    let response = api::handle(&request, &settings, config.as_ref(), &transport);
+
+    let holds = |secret: &str| {
+        find(data, secret.as_bytes()).is_some() || find(&body, secret.as_bytes()).is_some()
+    };
+    for secret in [API_TOKEN, EST_PASSWORD] {
+        if !holds(secret) {
+            assert_not_shown(&response, secret);
+        }
+    }
+    if !holds(API_TOKEN) {
+        for sent in transport.requests() {
+            let shown = format!("{:?}{}", sent.headers, String::from_utf8_lossy(&sent.body));
+            assert!(
+                !shown.contains(API_TOKEN),
+                "the API token went to the EST server"
+            );
+        }
+    }
+    check_response(&response);
+
+    let route = Route::resolve(&method, &path).ok();
+    if let Some(route) = route
+        && route.needs_token()
+        && !authorized(&settings, authorization.as_deref())
+    {
+        assert!(
+            matches!(response.status, 401 | 500 | 503),
+            "{route:?} without the token answered {}",
+            response.status
+        );
+        assert!(
+            transport.requests().is_empty(),
+            "a request without the token reached the EST server"
+        );
+    }
+    match response.status {
+        200 => check_success(route, &response, &transport),
+        202 => check_pending(route, &response, &transport),
+        _ => {}
+    }
+}
+
+/// The API's settings from selector byte 0.
+fn settings(b0: u8) -> Settings {
+    let mut settings = Settings::working();
+    match b0 & 3 {
+        0 => {}
+        1 => settings.set(keys::API_AUTH, "none"),
+        2 => settings.unset(keys::API_TOKEN),
+        _ => settings.set(keys::API_AUTH, "sometimes"),
+    }
+    if b0 & 4 != 0 {
+        settings.unset(keys::EST_HOST);
+    }
+    match (b0 >> 3) & 3 {
+        0 => {}
+        1 => settings.set(keys::EST_NAMES_CHECK, "error"),
+        2 => settings.set(keys::EST_NAMES_CHECK, "off"),
+        _ => settings.set(keys::EST_NAMES_CHECK, "warn"),
+    }
+    if b0 & 0x20 != 0 && settings.values.contains_key(keys::API_TOKEN) {
+        settings.unset(keys::API_TOKEN);
+        settings.set(keys::API_TOKEN_VARIABLE, "FUZZ_API_TOKEN");
+        settings
+            .env
+            .insert("FUZZ_API_TOKEN".into(), API_TOKEN.into());
+    }
+    settings
+}
+
+/// The request body from selector byte 3 and the body part.
+fn body(b3: u8, part: &[u8]) -> Vec<u8> {
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(CSR);
+    let pem = encoding::pem("CERTIFICATE REQUEST", CSR);
+    let fingerprint = fingerprint(CSR);
+    let part_text = String::from_utf8_lossy(part);
+    let json = |value: Value| value.to_string().into_bytes();
+    match b3 % 8 {
+        0 => part.to_vec(),
+        1 => pem.into_bytes(),
+        2 => url.into_bytes(),
+        3 => json(serde_json::json!({ "csr": url })),
+        4 => json(serde_json::json!({
+            "cert_name": "fuzz",
+            "poll_identifier": fingerprint,
+            "csr": url,
+        })),
+        5 => json(serde_json::json!({ "poll_identifier": part_text, "csr": pem })),
+        6 => json(serde_json::json!({ "csr": part_text })),
+        _ => json(serde_json::json!({ "poll_identifier": fingerprint, "csr": part_text })),
+    }
+}
+
+/// `sha256:` and the hex SHA-256 of `der`.
+fn fingerprint(der: &[u8]) -> String {
+    let hex: String = Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// Whether `authorization` lets a request through under `settings`,
+/// worked out apart from the API's own code.
+fn authorized(settings: &Settings, authorization: Option<&str>) -> bool {
+    match ApiAccess::load(settings) {
+        Ok(ApiAccess::Open) => true,
+        Ok(ApiAccess::Token(token)) => authorization
+            .and_then(|value| {
+                let (scheme, rest) = value.trim().split_once([' ', '\t'])?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .is_some_and(|given| given == token.expose()),
+        _ => false,
+    }
+}
+
+fn assert_not_shown(response: &ApiResponse, secret: &str) {
+    let body = String::from_utf8_lossy(&response.body);
+    assert!(!body.contains(secret), "an answer's body shows a secret");
+    for (name, value) in &response.headers {
+        assert!(!value.contains(secret), "header {name} shows a secret");
+    }
+    for line in &response.log {
+        assert!(!line.contains(secret), "the log shows a secret");
+    }
+}
+
+fn check_response(response: &ApiResponse) {
+    let status = response.status;
+    assert!(STATUSES.contains(&status), "status {status}");
+    for (name, value) in &response.headers {
+        assert!(
+            !name.is_empty() && !name.bytes().any(|b| b.is_ascii_uppercase()),
+            "header name {name:?}"
+        );
+        assert_clean(name, value, 1000);
+    }
+    for line in &response.log {
+        assert!(!line.chars().any(char::is_control), "log line {line:?}");
+    }
+    if status < 400 {
+        return;
+    }
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json"),
+        "HTTP {status} without a problem document"
+    );
+    let document = json_object(response);
+    let string = |field: &str| match document.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        other => panic!("problem field {field}: {other:?}"),
+    };
+    assert!(!string("type").is_empty(), "an empty problem type");
+    assert!(!string("title").chars().any(char::is_control));
+    let detail = string("detail");
+    assert!(
+        !detail.chars().any(char::is_control),
+        "the problem detail holds a control character: {detail:?}"
+    );
+    assert_eq!(
+        document.get("status").and_then(Value::as_u64),
+        Some(u64::from(status)),
+        "the problem's status is not the answer's"
+    );
+    if let Some(est_status) = document.get("est_status") {
+        assert!(
+            est_status
+                .as_u64()
+                .is_some_and(|s| s <= u64::from(u16::MAX))
+        );
+    }
+    let cause = document
+        .get("cause")
+        .map(|c| c.as_str().expect("a cause string"));
+    if let Some(cause) = cause {
+        assert!(CAUSES.contains(&cause), "unknown cause {cause}");
+    }
+    if document.contains_key("tls_alert") {
+        assert_eq!(cause, Some("tls-alert"), "tls_alert without its cause");
+    }
+    match status {
+        401 => assert!(response.header("www-authenticate").is_some()),
+        405 => assert!(response.header("allow").is_some()),
+        _ => {}
+    }
+}
+
+fn json_object(response: &ApiResponse) -> Map<String, Value> {
+    match serde_json::from_slice(&response.body) {
+        Ok(Value::Object(map)) => map,
+        other => panic!("HTTP {}: not a JSON object: {other:?}", response.status),
+    }
+}
+
+/// The bytes the EST server's answers decode to.
+fn answered(transport: &ScriptedTransport) -> Vec<Vec<u8>> {
+    transport
+        .answers()
+        .iter()
+        .filter_map(|a: &Response| answer_bytes(&a.body))
+        .collect()
+}
+
+/// Asserts that `der` is a certificate the EST server sent, byte for byte.
+fn assert_sent(der: &[u8], answered: &[Vec<u8>]) -> Certificate {
+    assert!(
+        answered.iter().any(|a| find(a, der).is_some()),
+        "a certificate that no answer holds"
+    );
+    Certificate::from_der(der).expect("a certificate that does not decode")
+}
+
+/// The certificates of a PEM bundle, which must be only certificates.
+fn pem_certificates(bundle: &str) -> Vec<Vec<u8>> {
+    let blocks: Vec<&str> = bundle
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .collect();
+    assert!(!blocks.is_empty(), "an empty bundle");
+    blocks
+        .iter()
+        .map(|block| match encoding::decode_pem(block.as_bytes()) {
+            Ok(Some((label, der))) if label == "CERTIFICATE" && block.starts_with("-----BEGIN") => {
+                der
+            }
+            other => panic!("a bundle block that is not a certificate: {other:?}"),
+        })
+        .collect()
+}
+
+/// The CSR the handler sent to `/simpleenroll`.
+fn enrolled_csr(transport: &ScriptedTransport) -> Vec<u8> {
+    let request = transport
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/simpleenroll"))
+        .expect("an enrollment answered without asking the EST server");
+    encoding::decode_base64(&request.body).expect("an enrollment body that is not base64")
+}
+
+fn check_success(route: Option<Route>, response: &ApiResponse, transport: &ScriptedTransport) {
+    let answered = answered(transport);
+    match route.expect("200 without a route") {
+        Route::CaCerts => {
+            assert_eq!(
+                response.header("content-type"),
+                Some("application/pem-certificate-chain")
+            );
+            let bundle = String::from_utf8(response.body.clone()).expect("a UTF-8 bundle");
+            for der in pem_certificates(&bundle) {
+                assert_sent(&der, &answered);
+            }
+        }
+        Route::Health => {
+            let document = json_object(response);
+            assert_eq!(document.get("status"), Some(&Value::from("ok")));
+            // Warnings name settings: only callers with the token see them.
+            if document.contains_key("warnings") {
+                strings(&document, "warnings");
+            }
+        }
+        Route::Enroll | Route::Poll => {
+            let document = json_object(response);
+            let field = |name: &str| match document.get(name) {
+                Some(Value::String(s)) => s.clone(),
+                other => panic!("{name}: {other:?}"),
+            };
+            let raw = encoding::decode_base64(field("cert_raw").as_bytes())
+                .expect("cert_raw is not base64");
+            let leaf = assert_sent(&raw, &answered);
+            let certs = pem_certificates(&field("cert_bundle"));
+            assert_eq!(certs[0], raw, "the bundle does not start with cert_raw");
+            for der in &certs[1..] {
+                assert_sent(der, &answered);
+            }
+            let csr = CertReq::from_der(&enrolled_csr(transport)).expect("the CSR sent");
+            assert_eq!(
+                leaf.tbs_certificate().subject_public_key_info(),
+                &csr.info.public_key,
+                "the leaf does not certify the CSR's key"
+            );
+            assert_eq!(strings(&document, "warnings"), response.log);
+        }
+        route => panic!("200 from {route:?}"),
+    }
+}
+
+/// The strings of array `field`, which must be clean.
+fn strings(document: &Map<String, Value>, field: &str) -> Vec<String> {
+    let Some(Value::Array(items)) = document.get(field) else {
+        panic!("{field} is not an array");
+    };
+    items
+        .iter()
+        .map(|item| {
+            let text = item.as_str().expect("a string").to_owned();
+            assert!(!text.chars().any(char::is_control), "{field}: {text:?}");
+            text
+        })
+        .collect()
+}
+
+fn check_pending(route: Option<Route>, response: &ApiResponse, transport: &ScriptedTransport) {
+    assert!(
+        matches!(route, Some(Route::Enroll | Route::Poll)),
+        "202 from {route:?}"
+    );
+    let document = json_object(response);
+    let retry = document
+        .get("retry_after")
+        .and_then(Value::as_u64)
+        .expect("retry_after");
+    assert!(
+        (u64::from(MIN_RETRY_AFTER_SECS)..=u64::from(MAX_RETRY_AFTER_SECS)).contains(&retry),
+        "retry_after {retry}"
+    );
+    assert_eq!(
+        response.header("retry-after"),
+        Some(retry.to_string().as_str())
+    );
+    assert_eq!(
+        document.get("poll_identifier").and_then(Value::as_str),
+        Some(fingerprint(&enrolled_csr(transport)).as_str()),
+        "the poll identifier is not the CSR's fingerprint"
+    );
+}
