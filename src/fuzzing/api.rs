@@ -61,7 +61,8 @@ const CAUSES: &[&str] = &[
 /// of the EST server's answers and whose leaf certifies the CSR sent;
 /// `202` is `poll_identifier` (the CSR's fingerprint) and `retry_after`
 /// (within the clamps, equal to the `Retry-After` header); a request
-/// without the right token gets no certificate and causes no EST request;
+/// without the right token gets no certificate and causes no EST request,
+/// and `/health` tells it neither the warnings nor what is wrong;
 /// neither the API token nor the EST password shows in an answer or its
 /// log, and the API token never goes to the EST server (unless the input
 /// itself holds it).
@@ -148,22 +149,32 @@ pub fn api(data: &[u8]) {
     check_response(&response);
 
     let route = Route::resolve(&method, &path).ok();
-    if let Some(route) = route
-        && route.needs_token()
-        && !authorized(&settings, authorization.as_deref())
-    {
-        assert!(
-            matches!(response.status, 401 | 500 | 503),
-            "{route:?} without the token answered {}",
-            response.status
-        );
+    let authorized = authorized(&settings, authorization.as_deref());
+    if !authorized {
         assert!(
             transport.requests().is_empty(),
             "a request without the token reached the EST server"
         );
+        if let Some(route) = route
+            && route.needs_token()
+        {
+            assert!(
+                matches!(response.status, 401 | 500 | 503),
+                "{route:?} without the token answered {}",
+                response.status
+            );
+        }
+        if route == Some(Route::Health) && response.status == 503 {
+            let detail = json_object(&response)["detail"].to_string();
+            assert!(
+                !detail.contains("est_host"),
+                "/health tells a caller without the token what is wrong: {detail}"
+            );
+        }
     }
+    let live = query.split('&').any(|p| p == "live=true" || p == "live=1");
     match response.status {
-        200 => check_success(route, &response, &transport),
+        200 => check_success(route, &response, &transport, authorized && live, authorized),
         202 => check_pending(route, &response, &transport),
         _ => {}
     }
@@ -368,7 +379,16 @@ fn enrolled_csr(transport: &ScriptedTransport) -> Vec<u8> {
     encoding::decode_base64(&request.body).expect("an enrollment body that is not base64")
 }
 
-fn check_success(route: Option<Route>, response: &ApiResponse, transport: &ScriptedTransport) {
+/// Checks a `200`; `/health` shows its warnings only to a caller with the
+/// token (`authorized`), and probes the EST server only when also asked to
+/// (`probed`).
+fn check_success(
+    route: Option<Route>,
+    response: &ApiResponse,
+    transport: &ScriptedTransport,
+    probed: bool,
+    authorized: bool,
+) {
     let answered = answered(transport);
     match route.expect("200 without a route") {
         Route::CaCerts => {
@@ -385,8 +405,14 @@ fn check_success(route: Option<Route>, response: &ApiResponse, transport: &Scrip
             let document = json_object(response);
             assert_eq!(document.get("status"), Some(&Value::from("ok")));
             // Warnings name settings: only callers with the token see them.
-            if document.contains_key("warnings") {
+            assert_eq!(document.contains_key("warnings"), authorized);
+            if authorized {
                 strings(&document, "warnings");
+            }
+            assert_eq!(document.contains_key("ca_certificates"), probed);
+            if probed {
+                let count = document["ca_certificates"].as_u64().expect("a count");
+                assert!(count > 0, "a live probe without a CA certificate");
             }
         }
         Route::Enroll | Route::Poll => {
