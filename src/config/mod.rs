@@ -53,9 +53,7 @@ impl Config {
         let request_timeout_secs = options::load_timeout(&mut reader);
         let names_check = options::load_names_check(&mut reader);
         let complete = url.zip(auth);
-        if reader.has_problems() {
-            reader.finish()?;
-        }
+        reader.finish()?;
         // Each section records a problem whenever it yields nothing.
         let (url, auth) = complete.ok_or_else(|| {
             HandlerError::Config("internal: a setting is missing without a problem".into())

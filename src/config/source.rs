@@ -70,11 +70,6 @@ impl<'a> Reader<'a> {
         self.problems.push(text.into());
     }
 
-    /// Whether any problem has been recorded.
-    pub(crate) fn has_problems(&self) -> bool {
-        !self.problems.is_empty()
-    }
-
     /// Every problem found, as one configuration error (separated by
     /// `"; "`), or `Ok` when there was none.
     pub(crate) fn finish(self) -> Result<(), HandlerError> {
