@@ -5,6 +5,7 @@ use super::problem::problem;
 use super::{ApiRequest, ApiResponse};
 use crate::handler::{IssuedCertificate, Pending};
 use crate::text::SafeText;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -71,8 +72,8 @@ pub(crate) fn is_json(request: &ApiRequest<'_>) -> bool {
         || request.body.trim_ascii_start().starts_with(b"{")
 }
 
-pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiResponse> {
-    serde_json::from_slice(body).map_err(|e| {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiResponse> {
+    serde_json_wasm::from_slice(body).map_err(|e| {
         problem(
             400,
             "bad-request",

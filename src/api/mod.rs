@@ -71,7 +71,7 @@ impl ApiResponse {
     }
 
     pub(crate) fn json_as(status: u16, value: &impl Serialize, content_type: &str) -> Self {
-        let body = serde_json::to_vec(value).unwrap_or_default();
+        let body = serde_json_wasm::to_vec(value).unwrap_or_default();
         Self {
             status,
             headers: vec![("content-type", content_type.into())],

@@ -294,7 +294,42 @@ fn describe(code: &http::ErrorCode) -> String {
         E::HttpRequestDenied => "the host denied the request (destination not allowed)".into(),
         E::HttpResponseIncomplete => "the answer was cut off".into(),
         E::InternalError(Some(why)) => format!("host error: {why}"),
-        other => format!("{other:?}"),
+        E::InternalError(None) => "host error".into(),
+        other => other_code(other).into(),
+    }
+}
+
+/// Words for the error codes a client seldom meets (request-side limits,
+/// HTTP framing), without their payloads.
+fn other_code(code: &http::ErrorCode) -> &'static str {
+    use http::ErrorCode as E;
+    match code {
+        E::ConnectionLimitReached => "the host's connection limit was reached",
+        E::HttpRequestLengthRequired => "the request needs a length (HTTP 411)",
+        E::HttpRequestBodySize(_) => "the request body is too large for the host",
+        E::HttpRequestMethodInvalid => "the request method is invalid",
+        E::HttpRequestUriInvalid => "the request URI is invalid",
+        E::HttpRequestUriTooLong => "the request URI is too long",
+        E::HttpRequestHeaderSectionSize(_) | E::HttpRequestHeaderSize(_) => {
+            "the request headers are too large"
+        }
+        E::HttpRequestTrailerSectionSize(_) | E::HttpRequestTrailerSize(_) => {
+            "the request trailers are too large"
+        }
+        E::HttpResponseHeaderSectionSize(_) | E::HttpResponseHeaderSize(_) => {
+            "the answer's headers are too large"
+        }
+        E::HttpResponseBodySize(_) => "the answer's body is too large",
+        E::HttpResponseTrailerSectionSize(_) | E::HttpResponseTrailerSize(_) => {
+            "the answer's trailers are too large"
+        }
+        E::HttpResponseTransferCoding(_) => "the answer's transfer coding is not supported",
+        E::HttpResponseContentCoding(_) => "the answer's content coding is not supported",
+        E::HttpUpgradeFailed => "the HTTP upgrade failed",
+        E::HttpProtocolError => "HTTP protocol error",
+        E::LoopDetected => "the host detected a request loop",
+        E::ConfigurationError => "the host's HTTP configuration is broken",
+        _ => "the host reported an unknown HTTP error",
     }
 }
 
