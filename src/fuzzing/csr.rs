@@ -6,6 +6,8 @@ use crate::error::HandlerError;
 use crate::x509::csr::{Csr, MAX_CSR_TEXT};
 use crate::x509::names::{self, Names};
 use base64::Engine;
+use der::Decode;
+use x509_cert::request::CertReq;
 
 /// The longest error text accepted, in characters.
 const MAX_ERROR: usize = 1024;
@@ -80,8 +82,11 @@ fn check(result: &Result<Csr, HandlerError>, der: Option<&[u8]>) {
     let again = Csr::from_der(csr.der().to_vec()).expect("the CSR's DER does not parse again");
     assert_eq!(again.names(), csr.names());
     assert_eq!(again.fingerprint(), csr.fingerprint());
+    // x509-cert's decoding of the whole request, as a second reader: it
+    // must accept what the handler accepted, and find the same names.
+    let request = CertReq::from_der(csr.der()).expect("x509-cert refuses the CSR");
     assert_eq!(
-        Names::of_request(csr.request()).as_ref(),
+        Names::of_request(&request).as_ref(),
         Ok(csr.names()),
         "names differ when read again"
     );

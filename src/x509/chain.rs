@@ -5,9 +5,14 @@
 //! root-rollover certificates, other CAs of the same server). The bundle
 //! handed back to the ACME server must be the chain from the issuer upward.
 
+use crate::x509::tlv::{Fields, context};
 use core::borrow::Borrow;
+use der::asn1::{AnyRef, ObjectIdentifier};
+use der::{Decode, Tag, Tagged};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+
+const SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 
 /// The certificates from `cas` that form `leaf`'s issuing chain, nearest
 /// issuer first, ending at a self-issued certificate or where no issuer is
@@ -82,19 +87,45 @@ fn same_name(a: &x509_cert::name::Name, b: &x509_cert::name::Name) -> bool {
 }
 
 fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
-    let (_, ski) = cert
-        .tbs_certificate()
-        .get_extension::<SubjectKeyIdentifier>()
-        .ok()??;
-    Some(ski.0.as_bytes().to_vec())
+    // SubjectKeyIdentifier ::= OCTET STRING
+    let value = AnyRef::from_der(only_extension(cert, SUBJECT_KEY_IDENTIFIER)?).ok()?;
+    value.tag().assert_eq(Tag::OctetString).ok()?;
+    Some(value.value().to_vec())
 }
 
+/// The keyIdentifier of the authority key identifier extension:
+///
+/// ```text
+/// AuthorityKeyIdentifier ::= SEQUENCE {
+///   keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL,
+///   authorityCertIssuer [1] IMPLICIT GeneralNames OPTIONAL,
+///   authorityCertSerialNumber [2] IMPLICIT INTEGER OPTIONAL }
+/// ```
 fn authority_key_id(cert: &Certificate) -> Option<Vec<u8>> {
-    let (_, aki) = cert
+    let mut fields = Fields::of_der(
+        only_extension(cert, AUTHORITY_KEY_IDENTIFIER)?,
+        Tag::Sequence,
+    )
+    .ok()?;
+    let key_id = fields.optional(context(0, false)).ok()?;
+    fields.optional(context(1, true)).ok()?;
+    fields.optional(context(2, false)).ok()?;
+    fields.finish().ok()?;
+    Some(key_id?.value().to_vec())
+}
+
+/// The value of the extension `oid`, when the certificate has it once.
+fn only_extension(cert: &Certificate, oid: ObjectIdentifier) -> Option<&[u8]> {
+    let mut found = cert
         .tbs_certificate()
-        .get_extension::<AuthorityKeyIdentifier>()
-        .ok()??;
-    Some(aki.key_identifier?.as_bytes().to_vec())
+        .extensions()?
+        .iter()
+        .filter(|extension| extension.extn_id == oid);
+    let extension = found.next()?;
+    match found.next() {
+        Some(_) => None,
+        None => Some(extension.extn_value.as_bytes()),
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@
 
 use crate::encoding::{self, DecodeError};
 use crate::error::HandlerError;
-use crate::x509::names::Names;
-use der::{Decode, Encode};
+use crate::x509::names::{EXTENSION_REQUEST, Names};
+use crate::x509::tlv::{Fields, context};
+use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier};
+use der::{Encode, Tag};
 use sha2::{Digest, Sha256};
-use x509_cert::request::CertReq;
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
+use x509_cert::name::Name;
+use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 /// The largest CSR accepted, in bytes of text.
 pub const MAX_CSR_TEXT: usize = 64 * 1024;
@@ -17,7 +19,8 @@ pub const MAX_CSR_TEXT: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Csr {
     der: Vec<u8>,
-    request: CertReq,
+    subject: Name,
+    public_key: SubjectPublicKeyInfoOwned,
     names: Names,
 }
 
@@ -54,30 +57,27 @@ impl Csr {
         Self::from_der(der)
     }
 
-    /// Checks DER bytes for PKCS#10 structure.
+    /// Checks DER bytes for PKCS#10 structure (RFC 2986 §4): every field
+    /// present with its tag, version 0, a subject name, a public key, the
+    /// attributes, a signature algorithm and a signature.
     pub fn from_der(der: Vec<u8>) -> Result<Self, HandlerError> {
-        let request = CertReq::from_der(&der).map_err(|e| {
+        let request = Request::decode(&der).map_err(|e| {
             HandlerError::BadCsr(format!("not a PKCS#10 certification request: {e}"))
         })?;
-        if request
-            .info
-            .public_key
-            .subject_public_key
-            .raw_bytes()
-            .is_empty()
-        {
+        if request.public_key.subject_public_key.raw_bytes().is_empty() {
             return Err(HandlerError::BadCsr(
                 "the request carries an empty public key".into(),
             ));
         }
-        if request.signature.raw_bytes().is_empty() {
+        if request.signature_is_empty {
             return Err(HandlerError::BadCsr("the request is not signed".into()));
         }
-        let names = Names::of_request(&request)
+        let names = Names::of_request_parts(&request.subject, &request.extension_requests)
             .map_err(|why| HandlerError::BadCsr(format!("the request's names: {why}")))?;
         Ok(Self {
+            subject: request.subject,
+            public_key: request.public_key,
             der,
-            request,
             names,
         })
     }
@@ -87,11 +87,6 @@ impl Csr {
         &self.der
     }
 
-    /// The parsed request.
-    pub fn request(&self) -> &CertReq {
-        &self.request
-    }
-
     /// The names the request asks for (subject CNs, DNS and IP SANs).
     pub fn names(&self) -> &Names {
         &self.names
@@ -99,7 +94,7 @@ impl Csr {
 
     /// The public key the certificate must certify.
     pub fn public_key(&self) -> &SubjectPublicKeyInfoOwned {
-        &self.request.info.public_key
+        &self.public_key
     }
 
     /// The `/simpleenroll` body (RFC 7030 §4.2.1): base64 of the DER in
@@ -120,7 +115,70 @@ impl Csr {
 
     /// The subject as an RFC 4514 string, for messages.
     pub fn subject(&self) -> String {
-        crate::x509::dn::to_string(&self.request.info.subject)
+        crate::x509::dn::to_string(&self.subject)
+    }
+}
+
+/// What the handler reads of a PKCS#10 request.
+struct Request<'a> {
+    subject: Name,
+    public_key: SubjectPublicKeyInfoOwned,
+    /// The values of its extensionRequest attributes.
+    extension_requests: Vec<AnyRef<'a>>,
+    signature_is_empty: bool,
+}
+
+impl<'a> Request<'a> {
+    /// ```text
+    /// CertificationRequest ::= SEQUENCE {
+    ///   certificationRequestInfo SEQUENCE {
+    ///     version INTEGER { v1(0) },
+    ///     subject Name,
+    ///     subjectPKInfo SubjectPublicKeyInfo,
+    ///     attributes [0] IMPLICIT SET OF Attribute },
+    ///   signatureAlgorithm AlgorithmIdentifier,
+    ///   signature BIT STRING }
+    /// Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET OF ANY }
+    /// ```
+    fn decode(der: &'a [u8]) -> der::Result<Self> {
+        let mut request = Fields::of_der(der, Tag::Sequence)?;
+        let mut info = Fields::of(request.next(Tag::Sequence)?, Tag::Sequence)?;
+        request
+            .next(Tag::Sequence)?
+            .decode_as::<AlgorithmIdentifierOwned>()?;
+        let signature = request
+            .next(Tag::BitString)?
+            .decode_as::<BitStringRef<'_>>()?;
+        request.finish()?;
+
+        let version = info.next(Tag::Integer)?;
+        if version.value() != [0] {
+            return Err(Tag::Integer.value_error().into());
+        }
+        let subject = info.next_any()?.decode_as::<Name>()?;
+        let public_key = info.next_any()?.decode_as::<SubjectPublicKeyInfoOwned>()?;
+        let mut attributes = Fields::of(info.next_any()?, context(0, true))?;
+        info.finish()?;
+        let mut extension_requests = Vec::new();
+        while !attributes.is_empty() {
+            let mut attribute = Fields::of(attributes.next_any()?, Tag::Sequence)?;
+            let oid = ObjectIdentifier::from_bytes(attribute.next(Tag::ObjectIdentifier)?.value())
+                .map_err(|_| Tag::ObjectIdentifier.value_error())?;
+            let mut values = Fields::of(attribute.next_any()?, Tag::Set)?;
+            attribute.finish()?;
+            while !values.is_empty() {
+                let value = values.next_any()?;
+                if oid == EXTENSION_REQUEST {
+                    extension_requests.push(value);
+                }
+            }
+        }
+        Ok(Self {
+            subject,
+            public_key,
+            extension_requests,
+            signature_is_empty: signature.raw_bytes().is_empty(),
+        })
     }
 }
 
@@ -141,6 +199,7 @@ pub fn same_public_key(a: &SubjectPublicKeyInfoOwned, b: &SubjectPublicKeyInfoOw
 mod tests {
     use super::*;
     use crate::testutil::{b64, b64url, make_csr};
+    use der::Decode;
 
     const VECTOR: &[u8] = include_bytes!("../../tests/data/acme2certifier/csr.der");
 
@@ -194,6 +253,35 @@ mod tests {
         trailing.push(0);
         assert!(bad_csr(&b64url(&trailing)).contains("not a PKCS#10"));
         assert!(bad_csr(&"A".repeat(MAX_CSR_TEXT + 1)).contains("at most"));
+    }
+
+    #[test]
+    fn every_field_of_the_request_is_checked() {
+        // The version INTEGER opens the request info: 30 len 30 len 02 01 00.
+        let version = VECTOR
+            .windows(3)
+            .position(|w| w == [0x02, 0x01, 0x00])
+            .unwrap();
+        let mut v2 = VECTOR.to_vec();
+        v2[version + 2] = 1;
+        assert!(bad_csr(&b64url(&v2)).contains("not a PKCS#10"));
+        // The attributes' [0] tag (the info's last field) turned into [1].
+        let request = x509_cert::request::CertReq::from_der(VECTOR).unwrap();
+        let info = request.info.to_der().unwrap();
+        let info_at = VECTOR.windows(info.len()).position(|w| w == info).unwrap();
+        let attributes = info_at + info.len() - request.info.attributes.to_der().unwrap().len();
+        assert_eq!(VECTOR[attributes], 0xa0);
+        let mut no_attributes = VECTOR.to_vec();
+        no_attributes[attributes] = 0xa1;
+        assert!(bad_csr(&b64url(&no_attributes)).contains("not a PKCS#10"));
+        // x509-cert reads the same request the same way.
+        let csr = Csr::from_der(VECTOR.to_vec()).unwrap();
+        assert_eq!(csr.public_key(), &request.info.public_key);
+        assert_eq!(
+            csr.subject(),
+            crate::x509::dn::to_string(&request.info.subject)
+        );
+        assert_eq!(Names::of_request(&request).as_ref(), Ok(csr.names()));
     }
 
     #[test]

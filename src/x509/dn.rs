@@ -6,6 +6,7 @@
 //! other as its dotted OID.
 
 use der::asn1::{Any, Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+use der::{Tag, Tagged};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::name::Name;
 
@@ -64,25 +65,15 @@ fn attribute(atv: &AttributeTypeAndValue) -> String {
 /// An attribute value as text, when it is one of the string types names
 /// use (UTF8String, PrintableString, IA5String, TeletexString).
 pub fn text(value: &Any) -> Option<String> {
-    value
-        .decode_as::<Utf8StringRef<'_>>()
-        .map(|s| s.as_str().to_owned())
-        .or_else(|_| {
-            value
-                .decode_as::<PrintableStringRef<'_>>()
-                .map(|s| s.as_str().to_owned())
-        })
-        .or_else(|_| {
-            value
-                .decode_as::<Ia5StringRef<'_>>()
-                .map(|s| s.as_str().to_owned())
-        })
-        .or_else(|_| {
-            value
-                .decode_as::<TeletexStringRef<'_>>()
-                .map(|s| s.as_str().to_owned())
-        })
-        .ok()
+    let bytes = value.value();
+    let text = match value.tag() {
+        Tag::Utf8String => Utf8StringRef::new(bytes).ok()?.as_str(),
+        Tag::PrintableString => PrintableStringRef::new(bytes).ok()?.as_str(),
+        Tag::Ia5String => Ia5StringRef::new(bytes).ok()?.as_str(),
+        Tag::TeletexString => TeletexStringRef::new(bytes).ok()?.as_str(),
+        _ => return None,
+    };
+    Some(text.to_owned())
 }
 
 /// RFC 4514 §2.4 escaping.

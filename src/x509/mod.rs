@@ -6,3 +6,4 @@ pub mod chain;
 pub mod csr;
 pub mod dn;
 pub mod names;
+mod tlv;

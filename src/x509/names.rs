@@ -3,22 +3,38 @@
 //! compares them after issuance, because some EST servers drop the CSR's
 //! extensions (and so its SANs) without saying so.
 
-use der::Decode;
-use der::asn1::ObjectIdentifier;
+use crate::x509::tlv::{Fields, context};
+use der::asn1::{AnyRef, Ia5StringRef, ObjectIdentifier};
+use der::{Tag, Tagged};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::SubjectAltName;
-use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::name::Name;
 use x509_cert::request::{CertReq, ExtensionReq};
 
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 /// PKCS#9 extensionRequest, the CSR attribute that carries extensions.
-const EXTENSION_REQUEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
+pub(crate) const EXTENSION_REQUEST: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
+/// `GeneralName`'s `dNSName [2] IA5String`.
+const DNS_NAME: Tag = context(2, false);
+/// `GeneralName`'s `iPAddress [7] OCTET STRING`.
+const IP_ADDRESS: Tag = context(7, false);
+/// The tags of `GeneralName`'s other choices: otherName, rfc822Name,
+/// x400Address, directoryName, ediPartyName, uniformResourceIdentifier,
+/// registeredID.
+const OTHER_NAME_TAGS: [Tag; 7] = [
+    context(0, true),
+    context(1, false),
+    context(3, true),
+    context(4, true),
+    context(5, true),
+    context(6, false),
+    context(8, false),
+];
 
 /// One name, normalised for comparison.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,17 +85,28 @@ impl Names {
     /// of a subjectAltName in its extensionRequest. Fails, naming the
     /// problem, when that attribute or extension cannot be decoded.
     pub fn of_request(request: &CertReq) -> Result<Self, String> {
-        let mut names = common_names(&request.info.subject);
-        for attribute in request.info.attributes.iter() {
-            if attribute.oid != EXTENSION_REQUEST {
-                continue;
-            }
-            for value in attribute.values.iter() {
-                let extensions = value
-                    .decode_as::<ExtensionReq>()
-                    .map_err(|e| format!("its extensionRequest attribute is malformed: {e}"))?;
-                names.add_alt_names(&extensions.0)?;
-            }
+        let extension_requests: Vec<AnyRef<'_>> = request
+            .info
+            .attributes
+            .iter()
+            .filter(|attribute| attribute.oid == EXTENSION_REQUEST)
+            .flat_map(|attribute| attribute.values.iter().map(AnyRef::from))
+            .collect();
+        Self::of_request_parts(&request.info.subject, &extension_requests)
+    }
+
+    /// [`Names::of_request`] from a request's subject and the values of
+    /// its extensionRequest attributes.
+    pub(crate) fn of_request_parts(
+        subject: &Name,
+        extension_requests: &[AnyRef<'_>],
+    ) -> Result<Self, String> {
+        let mut names = common_names(subject);
+        for value in extension_requests {
+            let extensions = value
+                .decode_as::<ExtensionReq>()
+                .map_err(|e| format!("its extensionRequest attribute is malformed: {e}"))?;
+            names.add_alt_names(&extensions.0)?;
         }
         Ok(names)
     }
@@ -97,28 +124,39 @@ impl Names {
 
     fn add_alt_names(&mut self, extensions: &[Extension]) -> Result<(), String> {
         for extension in extensions.iter().filter(|e| e.extn_id == SUBJECT_ALT_NAME) {
-            let alt_names = SubjectAltName::from_der(extension.extn_value.as_bytes())
-                .map_err(|e| format!("its subjectAltName extension is malformed: {e}"))?;
-            for name in alt_names.0 {
-                match name {
-                    GeneralName::DnsName(dns) => {
-                        self.0.insert(NameValue::from_text(dns.as_str()));
-                    }
-                    GeneralName::IpAddress(octets) => {
-                        let ip = NameValue::from_ip_octets(octets.as_bytes()).ok_or_else(|| {
-                            format!(
-                                "its subjectAltName holds an IP address of {} bytes",
-                                octets.as_bytes().len()
-                            )
-                        })?;
-                        self.0.insert(ip);
-                    }
-                    // E-mail, URI and other names are outside what ACME orders.
-                    _ => {}
-                }
-            }
+            self.add_general_names(extension.extn_value.as_bytes())
+                .map_err(|e| format!("its subjectAltName extension is malformed: {e}"))?
+                .map_err(|octets| {
+                    format!("its subjectAltName holds an IP address of {octets} bytes")
+                })?;
         }
         Ok(())
+    }
+
+    /// Adds the DNS and IP names of a DER `GeneralNames` (RFC 5280
+    /// §4.2.1.6); each other name must carry one of the other choices'
+    /// tags. The inner error is the length of an IP address that is none.
+    fn add_general_names(&mut self, der: &[u8]) -> der::Result<Result<(), usize>> {
+        let mut names = Fields::of_der(der, Tag::Sequence)?;
+        while !names.is_empty() {
+            let name = names.next_any()?;
+            match name.tag() {
+                DNS_NAME => {
+                    let dns = Ia5StringRef::new(name.value())?;
+                    self.0.insert(NameValue::from_text(dns.as_str()));
+                }
+                IP_ADDRESS => match NameValue::from_ip_octets(name.value()) {
+                    Some(ip) => {
+                        self.0.insert(ip);
+                    }
+                    None => return Ok(Err(name.value().len())),
+                },
+                // E-mail, URI and other names are outside what ACME orders.
+                tag if OTHER_NAME_TAGS.contains(&tag) => {}
+                tag => return Err(tag.unexpected_error(None).into()),
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// The names of `self` that `issued` does not carry, in order.
@@ -157,6 +195,7 @@ pub fn list(names: &[NameValue]) -> String {
 mod tests {
     use super::*;
     use crate::testutil::{TestCa, make_csr_with};
+    use der::Decode;
 
     fn dns(name: &str) -> NameValue {
         NameValue::Dns(name.into())
@@ -212,6 +251,41 @@ mod tests {
             ]
         );
         assert_eq!(list(&missing), "b.example.test, 198.51.100.9");
+    }
+
+    #[test]
+    fn general_names_give_their_dns_and_ip_names_and_keep_their_tags() {
+        let tlv = |tag: u8, content: &[u8]| [&[tag, content.len() as u8][..], content].concat();
+        let general_names = |names: &[Vec<u8>]| tlv(0x30, &names.concat());
+        let mut names = Names::default();
+        let der = general_names(&[
+            tlv(0x81, b"a@b.test"),
+            tlv(0x82, b"X.Example."),
+            tlv(0x86, b"https://u.test/"),
+            tlv(0x87, &[192, 0, 2, 1]),
+            tlv(0xa4, &tlv(0x30, &[])),
+        ]);
+        assert_eq!(names.add_general_names(&der), Ok(Ok(())));
+        let expected: BTreeSet<NameValue> = [
+            dns("x.example"),
+            NameValue::Ip("192.0.2.1".parse().unwrap()),
+        ]
+        .into();
+        assert_eq!(names.0, expected);
+        // An IP address of 3 bytes, a universal tag, a dNSName that is not
+        // IA5 text, a constructed dNSName, trailing bytes.
+        assert_eq!(
+            names.add_general_names(&general_names(&[tlv(0x87, &[10, 0, 0])])),
+            Ok(Err(3))
+        );
+        for bad in [
+            general_names(&[tlv(0x04, b"x")]),
+            general_names(&[tlv(0x82, "é".as_bytes())]),
+            general_names(&[tlv(0xa2, &tlv(0x16, b"x"))]),
+            [general_names(&[tlv(0x82, b"x")]), vec![0]].concat(),
+        ] {
+            assert!(names.add_general_names(&bad).is_err(), "{bad:02x?}");
+        }
     }
 
     #[test]
