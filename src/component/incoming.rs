@@ -81,7 +81,7 @@ fn read_body(request: &IncomingRequest) -> Result<Option<Vec<u8>>, String> {
                     if data.len() + chunk.len() > MAX_REQUEST_BODY {
                         return Ok(None);
                     }
-                    data.extend_from_slice(&chunk);
+                    super::transport::append(&mut data, chunk);
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
@@ -105,10 +105,7 @@ fn respond(out: ResponseOutparam, answer: &ApiResponse) {
     let Ok(body) = response.body() else { return };
     ResponseOutparam::set(out, Ok(response));
     let written = match body.write() {
-        Ok(stream) => answer
-            .body
-            .chunks(4096)
-            .try_for_each(|chunk| stream.blocking_write_and_flush(chunk)),
+        Ok(stream) => super::transport::write_all(&stream, &answer.body),
         Err(()) => return,
     };
     if written.is_ok() {

@@ -5,7 +5,7 @@ use super::bindings::wasi::clocks::monotonic_clock;
 use super::bindings::wasi::http::outgoing_handler;
 use super::bindings::wasi::http::types as http;
 use super::bindings::wasi::io::poll::{Pollable, poll};
-use super::bindings::wasi::io::streams::StreamError;
+use super::bindings::wasi::io::streams::{OutputStream, StreamError};
 use crate::config::Scheme;
 use crate::error::TransportCause;
 use crate::text::SafeText;
@@ -93,10 +93,7 @@ fn start(
     if let Some(body) = body {
         let written = {
             let stream = body.write().map_err(|()| refused("body stream"))?;
-            request
-                .body
-                .chunks(4096)
-                .try_for_each(|chunk| stream.blocking_write_and_flush(chunk))
+            write_all(&stream, &request.body)
         };
         if written.is_ok() {
             http::OutgoingBody::finish(body, None).map_err(transport_error)?;
@@ -196,7 +193,7 @@ fn read_response(
                     if data.len() + chunk.len() > max_body {
                         return Err(TransportError::BodyTooLarge { limit: max_body });
                     }
-                    data.extend_from_slice(&chunk);
+                    append(&mut data, chunk);
                 }
                 Err(StreamError::Closed) => break,
                 Err(e) => {
@@ -215,6 +212,34 @@ fn read_response(
         headers,
         body: data,
     })
+}
+
+/// Writes all of `bytes` to a body stream in as few host calls as the host
+/// allows (`check-write`, then `write` up to what it permits), then
+/// flushes and waits for the flush.
+pub(super) fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    while !bytes.is_empty() {
+        let permitted = stream.check_write()?;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = usize::try_from(permitted).map_or(bytes.len(), |p| p.min(bytes.len()));
+        let (now, later) = bytes.split_at(n);
+        stream.write(now)?;
+        bytes = later;
+    }
+    stream.blocking_flush()
+}
+
+/// Adds a chunk read from a body stream to `data`; the first chunk becomes
+/// `data` itself, so a body that arrives in one piece is not copied again.
+pub(super) fn append(data: &mut Vec<u8>, chunk: Vec<u8>) {
+    if data.is_empty() {
+        *data = chunk;
+    } else {
+        data.extend_from_slice(&chunk);
+    }
 }
 
 /// The cause and words of a failed read from a response body.
