@@ -67,6 +67,12 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 /// The est-ca-handler component built with this crate (release, wasm32-wasip2).
 pub const COMPONENT: &[u8] = include_bytes!(env!("EST_CA_HANDLER_WASM"));
 
+/// Where the build script left the same component built for `wasmtime
+/// serve` (cargo feature `wasmtime-serve`: `wasi:config@0.2.0-rc.1`), on
+/// the machine that built this crate; this host loads it too. For tests
+/// and benchmarks that run it under both hosts.
+pub const WASMTIME_SERVE_COMPONENT_PATH: &str = env!("EST_CA_HANDLER_WASMTIME_SERVE_WASM");
+
 /// A compiled, pre-instantiated CA-handler component.
 #[derive(Clone)]
 pub struct Host {
@@ -120,18 +126,80 @@ impl Host {
     /// [`limits`]), and a thread advances the engine's epoch while the
     /// engine lives. The host has the default [`Limits`]; see
     /// [`Host::with_limits`].
-    pub fn with_engine_config(component: &[u8], mut config: EngineConfig) -> Result<Self> {
-        limits::configure(&mut config);
-        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-        limits::start_ticker(&engine);
+    pub fn with_engine_config(component: &[u8], config: EngineConfig) -> Result<Self> {
+        let engine = engine(config)?;
         let component = Component::new(&engine, component)
             .map_err(anyhow::Error::from)
             .context("not a loadable component")?;
-        let mut linker = Linker::<State>::new(&engine);
+        Self::link(component)
+    }
+
+    /// Compiles `component` ahead of time into wasmtime's precompiled
+    /// component format, for [`Host::from_precompiled_file`] (`ca-handler
+    /// compile`). The artifact holds native code for this machine's CPU and
+    /// loads only into a host of the same wasmtime version and engine
+    /// settings ([`Host::from_precompiled_file`] says when it does not).
+    pub fn precompile(component: &[u8]) -> Result<Vec<u8>> {
+        let engine = Engine::new(&base_config(EngineConfig::new())).map_err(anyhow::Error::from)?;
+        engine
+            .precompile_component(component)
+            .map_err(anyhow::Error::from)
+            .context("not a compilable component")
+    }
+
+    /// Whether `path` holds a precompiled artifact (from
+    /// [`Host::precompile`], an ELF file) rather than a `.wasm`; whether
+    /// the artifact is sound is for [`Host::from_precompiled_file`] to tell.
+    pub fn is_precompiled(path: &Path) -> Result<bool> {
+        use std::io::Read;
+        let mut magic = [0u8; 4];
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let read = file
+            .read(&mut magic)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(read == magic.len() && magic == *b"\x7fELF")
+    }
+
+    /// Loads a component that [`Host::precompile`] compiled, without
+    /// compiling anything: the file is mapped into memory and its code runs
+    /// as it is. Like [`Host::with_engine_config`] for `config`.
+    ///
+    /// # Safety
+    ///
+    /// The file must be one that [`Host::precompile`] (or `ca-handler
+    /// compile`) wrote and that nobody has changed since: wasmtime checks
+    /// its version and settings, not its code, which it trusts to be the
+    /// compiled component and runs as native code of this process.
+    pub unsafe fn from_precompiled_file(path: &Path, config: EngineConfig) -> Result<Self> {
+        let engine = engine(config)?;
+        // SAFETY: the caller vouches for the file (this function's contract).
+        let component = unsafe { Component::deserialize_file(&engine, path) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "{} cannot be loaded; compile it again with `ca-handler compile` (an artifact \
+                     loads only into the ca-handler build that wrote it, on a CPU like the one \
+                     it was compiled on)",
+                    path.display()
+                )
+            })?;
+        Self::link(component)
+    }
+
+    /// Links a compiled `component` against the host's WASI and
+    /// pre-instantiates it.
+    fn link(component: Component) -> Result<Self> {
+        let engine = component.engine();
+        let mut linker = Linker::<State>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         outbound::link_http_error_code(&mut linker)?;
         store::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        bindings::config_rc1::store::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |state| state,
+        )?;
         let instance_pre = linker.instantiate_pre(&component)?;
         let proxy = wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre.clone()).ok();
         let pre = CaHandlerPre::new(instance_pre)
@@ -281,6 +349,45 @@ impl Host {
         })
         .await
     }
+}
+
+/// wasmtime's pooling instance allocator sized for CA-handler components
+/// and for `max_instances` of them alive at once (the host's
+/// [`Limits::max_instances`]): instance slots, linear memories of at most
+/// [`MAX_INSTANCE_MEMORY`] and fiber stacks are reserved once and reused,
+/// memories reset from their copy-on-write image, instead of being mapped
+/// and unmapped for every call. A component built with `wit-component`
+/// has a handful of core instances, one memory and a few tables.
+pub fn pooling_config(max_instances: usize) -> wasmtime::PoolingAllocationConfig {
+    let slots = u32::try_from(max_instances.max(1)).unwrap_or(u32::MAX);
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .max_core_instances_per_component(16)
+        .total_core_instances(slots.saturating_mul(16))
+        .max_memories_per_component(2)
+        .total_memories(slots.saturating_mul(2))
+        .max_tables_per_component(8)
+        .total_tables(slots.saturating_mul(8))
+        .total_stacks(slots)
+        .max_memory_size(MAX_INSTANCE_MEMORY);
+    pool
+}
+
+/// `config` with what every host engine needs, whatever the caller set:
+/// epoch interruption for the host-side deadline ([`limits`]). A
+/// precompiled artifact loads only into an engine configured like the one
+/// that compiled it, so [`Host::precompile`] uses this too.
+fn base_config(mut config: EngineConfig) -> EngineConfig {
+    limits::configure(&mut config);
+    config
+}
+
+/// An engine from `config` (after [`base_config`]), its epoch advanced by a
+/// thread of its own while it lives.
+fn engine(config: EngineConfig) -> Result<Engine> {
+    let engine = Engine::new(&base_config(config)).map_err(anyhow::Error::from)?;
+    limits::start_ticker(&engine);
+    Ok(engine)
 }
 
 #[cfg(test)]

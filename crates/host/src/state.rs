@@ -128,6 +128,27 @@ impl store::Host for State {
     }
 }
 
+/// The same values under `wasi:config@0.2.0-rc.1` (the wasmtime CLI's version).
+impl crate::bindings::config_rc1::store::Host for State {
+    fn get(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<String>, crate::bindings::config_rc1::store::Error>> {
+        Ok(Ok(self.config_values.get(&key).cloned()))
+    }
+
+    fn get_all(
+        &mut self,
+    ) -> wasmtime::Result<Result<Vec<(String, String)>, crate::bindings::config_rc1::store::Error>>
+    {
+        Ok(Ok(self
+            .config_values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()))
+    }
+}
+
 /// Logs what the component wrote to stderr (its warnings), line by line.
 pub(crate) fn log_stderr(stderr: &MemoryOutputPipe) {
     for line in stderr_lines(&stderr.contents()) {

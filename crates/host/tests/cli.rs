@@ -284,3 +284,102 @@ async fn check_explains_what_failed() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compile_writes_an_artifact_that_enrolls_without_compiling() {
+    let setup = setup("compile", Faults::default()).await;
+    let artifact = setup.dir.join("est-ca-handler.cwasm");
+    let output = ca_handler(&["compile", "--out", artifact.to_str().unwrap()], &[]);
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("compiled the embedded est-ca-handler") && shown.contains("--component"),
+        "{shown}"
+    );
+    let bytes = std::fs::read(&artifact).unwrap();
+    assert!(
+        bytes.starts_with(b"\x7fELF"),
+        "wasmtime's artifacts are ELF files"
+    );
+    assert!(!setup.dir.join("est-ca-handler.cwasm.partial").exists());
+
+    let bundle = setup.dir.join("bundle.pem");
+    let enroll = |component: &str| {
+        ca_handler(
+            &[
+                "--component",
+                component,
+                "enroll",
+                "--config",
+                &setup.config,
+                "--csr",
+                &setup.csr,
+                "--out",
+                bundle.to_str().unwrap(),
+            ],
+            &[("CLI_EST_PASSWORD", PASSWORD)],
+        )
+    };
+    let output = enroll(artifact.to_str().unwrap());
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("subject:    CN=cli.example.test"), "{shown}");
+    assert_eq!(setup.server.requests().len(), 2, "cacerts and simpleenroll");
+
+    // An artifact is not compiled again.
+    let again = ca_handler(
+        &[
+            "--component",
+            artifact.to_str().unwrap(),
+            "compile",
+            "--out",
+            setup.dir.join("twice.cwasm").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again).contains("is already a precompiled artifact"),
+        "{}",
+        text(&again)
+    );
+
+    // A damaged artifact is refused with what to do, and nothing runs.
+    let damaged = setup.dir.join("damaged.cwasm");
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    let output = enroll(damaged.to_str().unwrap());
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("cannot be loaded; compile it again with `ca-handler compile`"),
+        "{shown}"
+    );
+    assert_eq!(
+        setup.server.requests().len(),
+        2,
+        "no request from a damaged artifact"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wasmtime_serve_build_of_the_component_runs_in_this_host_too() {
+    let setup = setup("rc1", Faults::default()).await;
+    let bundle = setup.dir.join("bundle.pem");
+    let output = ca_handler(
+        &[
+            "--component",
+            env!("EST_CA_HANDLER_WASMTIME_SERVE_WASM"),
+            "enroll",
+            "--config",
+            &setup.config,
+            "--csr",
+            &setup.csr,
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        &[("CLI_EST_PASSWORD", PASSWORD)],
+    );
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("subject:    CN=cli.example.test"), "{shown}");
+}
