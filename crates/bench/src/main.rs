@@ -4,6 +4,7 @@
 //! TLS) on 127.0.0.1.
 
 mod native;
+mod sections;
 
 use anyhow::{Context, Result, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -64,9 +65,30 @@ struct Args {
     /// Enrollments in flight at once in the soak.
     #[arg(long, default_value_t = 64)]
     soak_concurrency: usize,
-    /// The `ca-handler` binary the soak runs (default: build the release one).
+    /// The `ca-handler` binary the soak, the host comparison, the cold
+    /// starts and the acme2certifier stack run (default: build the release one).
     #[arg(long)]
     ca_handler: Option<PathBuf>,
+    /// Enrollments per host and concurrency level in the comparison of
+    /// `ca-handler serve` with `wasmtime serve`.
+    #[arg(long, default_value_t = 600)]
+    serve_total: usize,
+    /// Starts per way in the cold-start rows.
+    #[arg(long, default_value_t = 5)]
+    cold_runs: usize,
+    /// Skip the rows that run `ca-handler serve` as a child process (the
+    /// host comparison, the cold starts and the acme2certifier stack).
+    #[arg(long)]
+    skip_serve: bool,
+    /// A/B mode: enroll `--samples` times through the component (or
+    /// `--component`) and through this other `.wasm`, taking turns, and print
+    /// both medians and their ratio.
+    #[arg(long, value_name = "FILE.wasm")]
+    ab: Option<PathBuf>,
+    /// A/B mode: the same component with wasmtime's default (on-demand)
+    /// instance allocator against its pooling allocator, taking turns.
+    #[arg(long)]
+    ab_pooling: bool,
 }
 
 /// One contender, for `--only`.
@@ -165,17 +187,11 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     let mut compile = Vec::new();
     let mut host = None;
     for _ in 0..3 {
-        let mut engine = wasmtime::Config::new();
-        if args.perf_map {
-            engine.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        if args.pooling {
-            engine.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
-                wasmtime::PoolingAllocationConfig::default(),
-            ));
-        }
         let start = Instant::now();
-        host = Some(Host::with_engine_config(&wasm, engine)?);
+        host = Some(Host::with_engine_config(
+            &wasm,
+            engine_config(&args, args.pooling),
+        )?);
         compile.push(start.elapsed());
     }
     let host = Arc::new(host.context("compiled")?);
@@ -214,6 +230,35 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
             }
         }
     };
+
+    if args.ab.is_some() || args.ab_pooling {
+        let (label_b, host_b) = match &args.ab {
+            Some(path) => {
+                let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+                (
+                    path.display().to_string(),
+                    Host::with_engine_config(&bytes, engine_config(&args, args.pooling))?,
+                )
+            }
+            None => (
+                "the same component, pooling allocator".to_owned(),
+                Host::with_engine_config(&wasm, engine_config(&args, true))?,
+            ),
+        };
+        let label_a = match &args.component {
+            Some(path) => path.display().to_string(),
+            None => "the embedded component".to_owned(),
+        };
+        let result = ab(
+            [(label_a, Arc::clone(&host)), (label_b, Arc::new(host_b))],
+            &settings,
+            &csr,
+            args.samples,
+        )
+        .await;
+        server.shutdown().await;
+        return result;
+    }
 
     // Warm up both paths.
     for _ in 0..5 {
@@ -266,7 +311,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     }
 
     // Python: set up the virtualenv first (outside any timing).
-    let python = if args.skip_python {
+    let python_env = if args.skip_python {
         Err("skipped (--skip-python)".to_owned())
     } else {
         python_setup(&dir, &pairs, &csr)
@@ -294,11 +339,67 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         throughput.push((concurrency, c_best, n_best));
     }
 
-    let python = match python {
-        Ok(env) => python_run(&env, args.samples, 1)
-            .and_then(|one| Ok((one, python_run(&env, args.burst, 8)?))),
-        Err(e) => Err(e),
+    let python = match &python_env {
+        Ok(env) => python_run(env, args.samples, 1)
+            .and_then(|one| Ok((one, python_run(env, args.burst, 8)?))),
+        Err(e) => Err(e.clone()),
     };
+
+    // The rows that run `ca-handler serve` as a child process.
+    let ca_handler: Result<PathBuf, String> = if args.skip_serve {
+        Err("skipped (--skip-serve)".to_owned())
+    } else {
+        match &args.ca_handler {
+            Some(path) => Ok(path.clone()),
+            None => release_ca_handler().map_err(|e| format!("{e:#}")),
+        }
+    };
+    let cold = match &ca_handler {
+        Ok(bin) => est_bench::hosts::cold_start(bin, args.cold_runs)
+            .await
+            .map_err(|e| format!("{e:#}")),
+        Err(why) => Err(why.clone()),
+    };
+    let hosts = match (&ca_handler, est_bench::hosts::wasmtime_cli()) {
+        (Ok(bin), Ok(wasmtime)) => est_bench::hosts::compare(
+            bin,
+            &wasmtime,
+            Path::new(est_ca_host::WASMTIME_SERVE_COMPONENT_PATH),
+            args.serve_total,
+        )
+        .await
+        .map_err(|e| format!("{e:#}")),
+        (Err(why), _) => Err(why.clone()),
+        (_, Err(why)) => Err(why),
+    };
+    let stack = match (&ca_handler, &python_env) {
+        (Ok(bin), Ok(env)) => {
+            let token = format!("stack-{}", std::process::id());
+            match est_bench::hosts::serve_process(
+                bin,
+                &server.https_url(),
+                &anchor,
+                PASSWORD,
+                &token,
+            )
+            .await
+            {
+                Ok(serve) => sections::stack(
+                    &env.python,
+                    &dir,
+                    &pairs,
+                    &serve.base,
+                    &token,
+                    &env.csr,
+                    args.samples,
+                )
+                .map_err(|e| format!("{e:#}; serve's log:\n{}", serve.log_tail())),
+                Err(e) => Err(format!("{e:#}")),
+            }
+        }
+        (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+    };
+    let sections = sections::Sections { cold, hosts, stack };
 
     let compile_ms = stats(compile).median;
     let inst = stats(instantiate);
@@ -388,14 +489,23 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
             throughput[0].1 / one.throughput
         ));
     }
+    let main_figures = sections::Main {
+        component_ms: c.median,
+        floor_ms: n.median,
+        wasm_size,
+        wasmtime_flavour_size: std::fs::metadata(est_ca_host::WASMTIME_SERVE_COMPONENT_PATH)
+            .ok()
+            .map(|m| m.len()),
+    };
+    let extra = sections.markdown(&main_figures, args.serve_total);
     let table = lines.join("\n");
-    println!("{table}");
+    println!("{table}\n\n{extra}");
     if let Some(path) = &args.markdown {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0);
         let text = format!(
-            "# Benchmarks\n\nProduced by `cargo run --release -p est-bench -- --markdown BENCHMARKS.md` on this project's build machine ({cores} cores); regenerate, never edit by hand.\nAll contenders enroll the same CSR against the local EST server (ECDSA P-256 CA, HTTP Basic, TLS 1.3) on 127.0.0.1, each keeping its connections open for reuse (the host's and the native floor's pooled client; acme2certifier's requests session); the component and the native floor were interleaved request by request (latency) and round by round (throughput); acme2certifier ran after them in one warm Python process ({samples} and {burst} enrollments).\n\n{table}\n",
+            "# Benchmarks\n\nProduced by `cargo run --release -p est-bench -- --markdown BENCHMARKS.md` on this project's build machine ({cores} cores); regenerate, never edit by hand.\nAll contenders enroll the same CSR against the local EST server (ECDSA P-256 CA, HTTP Basic, TLS 1.3) on 127.0.0.1, each keeping its connections open for reuse (the host's and the native floor's pooled client; acme2certifier's requests session); the component and the native floor were interleaved request by request (latency) and round by round (throughput); acme2certifier ran after them in one warm Python process ({samples} and {burst} enrollments).\n\n{table}\n\n{extra}\n",
             samples = args.samples,
             burst = args.burst
         );
@@ -408,6 +518,58 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         std::fs::write(path, format!("{text}{kept}"))?;
     }
     server.shutdown().await;
+    Ok(())
+}
+
+/// The engine configuration of the benchmark's hosts.
+fn engine_config(args: &Args, pooling: bool) -> wasmtime::Config {
+    let mut engine = wasmtime::Config::new();
+    if args.perf_map {
+        engine.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    if pooling {
+        engine.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+            est_ca_host::pooling_config(est_ca_host::limits::DEFAULT_MAX_INSTANCES),
+        ));
+    }
+    engine
+}
+
+/// `--ab`/`--ab-pooling`: `samples` enrollments through each of two hosts,
+/// taking turns, after a warm-up; prints each median and the ratio B/A.
+async fn ab(
+    hosts: [(String, Arc<Host>); 2],
+    settings: &Settings,
+    csr: &str,
+    samples: usize,
+) -> Result<()> {
+    let mut took: [Vec<Duration>; 2] = Default::default();
+    for round in 0..samples + 10 {
+        for (i, (label, host)) in hosts.iter().enumerate() {
+            let start = Instant::now();
+            match host.enroll(settings, csr).await? {
+                Ok(est_ca_host::Enrollment::Issued(_)) => {}
+                other => bail!("{label}: {other:?}"),
+            }
+            if round >= 10 {
+                took[i].push(start.elapsed());
+            }
+        }
+    }
+    let [a, b] = took;
+    let (a, b) = (stats(a), stats(b));
+    println!(
+        "A: {} median {:.3} ms, p99 {:.3} ms",
+        hosts[0].0, a.median, a.p99
+    );
+    println!(
+        "B: {} median {:.3} ms, p99 {:.3} ms",
+        hosts[1].0, b.median, b.p99
+    );
+    println!(
+        "B/A median: {:.3}x over {samples} enrollments each, taking turns",
+        b.median / a.median
+    );
     Ok(())
 }
 

@@ -180,13 +180,13 @@ impl SoakReport {
 }
 
 /// `ca-handler serve`, killed when dropped.
-struct Served {
-    child: Child,
-    log: PathBuf,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl Served {
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
@@ -201,7 +201,7 @@ impl Drop for Served {
 }
 
 /// A random hex string (std's randomly keyed hasher).
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now()
@@ -225,7 +225,7 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// `count` distinct CSRs (PEM, fresh ECDSA P-256 keys), `soak-<i>.example.test`.
-fn csrs(count: usize) -> Result<Vec<Bytes>> {
+pub(crate) fn csrs(count: usize) -> Result<Vec<Bytes>> {
     (0..count)
         .map(|i| {
             let name = format!("soak-{i}.example.test");
@@ -239,10 +239,10 @@ fn csrs(count: usize) -> Result<Vec<Bytes>> {
         .collect()
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// One `POST /enroll`: `Ok` for `200` with a `cert_bundle`, else the kind of failure.
-async fn enroll_once(
+pub(crate) async fn enroll_once(
     client: &HttpClient,
     url: &str,
     token: &str,
@@ -282,18 +282,18 @@ async fn enroll_once(
         .unwrap_or_else(|_| Err(format!("no answer in {} s", limit.as_secs())))
 }
 
-/// Shared by the workers of one run.
-struct Load {
-    client: HttpClient,
-    url: String,
-    token: String,
-    csrs: Vec<Bytes>,
-    next: AtomicUsize,
-    limit: Duration,
+/// Shared by the workers of one run (CSRs taken in turn, round and round).
+pub(crate) struct Load {
+    pub(crate) client: HttpClient,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) csrs: Vec<Bytes>,
+    pub(crate) next: AtomicUsize,
+    pub(crate) limit: Duration,
 }
 
 /// Enrollments `next..end` by `concurrency` workers: (latency, outcome) each.
-async fn phase(
+pub(crate) async fn phase(
     load: &Arc<Load>,
     end: usize,
     concurrency: usize,
@@ -313,7 +313,7 @@ async fn phase(
                     &load.client,
                     &load.url,
                     &load.token,
-                    load.csrs[i].clone(),
+                    load.csrs[i % load.csrs.len()].clone(),
                     load.limit,
                 )
                 .await;
