@@ -80,12 +80,54 @@ impl ApiResponse {
         }
     }
 
+    /// Names the request this answers: the `x-request-id` header, and in a
+    /// problem document the `instance` member, `urn:request:<id>`. The
+    /// problem documents are JSON objects this module wrote, and a
+    /// [`RequestId`] needs no escaping, so the member is added in place.
+    pub fn identify(&mut self, id: &RequestId) {
+        self.headers
+            .push((RequestId::HEADER, id.as_str().to_owned()));
+        let is_problem = self.header("content-type") == Some("application/problem+json");
+        if is_problem && self.body.len() > 2 && self.body.last() == Some(&b'}') {
+            self.body.pop();
+            self.body.extend_from_slice(b",\"instance\":\"urn:request:");
+            self.body.extend_from_slice(id.as_str().as_bytes());
+            self.body.extend_from_slice(b"\"}");
+        }
+    }
+
     /// The value of header `name`, if set.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request's id, as the caller or the host gave it in `X-Request-Id`:
+/// 1 to 64 letters, digits, `-`, `_`, `.` or `:` (safe in a header, a log
+/// line, JSON and a URN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The header that carries it, both ways.
+    pub const HEADER: &'static str = "x-request-id";
+
+    /// The id in `value`, if it is usable as one.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        let usable = (1..=64).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        usable.then(|| Self(value.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

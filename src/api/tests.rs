@@ -463,3 +463,26 @@ fn missing_names_come_back_as_warnings_for_the_caller_and_the_log() {
         "{doc}"
     );
 }
+
+#[test]
+fn a_request_id_names_the_answer_and_its_problem_document() {
+    for bad in ["", "has space", "a/b", "quote\"", &"x".repeat(65)] {
+        assert_eq!(RequestId::parse(bad), None, "{bad:?}");
+    }
+    let id = RequestId::parse(" req-1.a:b_C ").unwrap();
+    assert_eq!(id.as_str(), "req-1.a:b_C");
+
+    let mut refused = problem(401, "unauthorized", "Unauthorized", "no \"token\"");
+    refused.identify(&id);
+    assert_eq!(refused.header("x-request-id"), Some("req-1.a:b_C"));
+    let doc = json(&refused);
+    assert_eq!(doc["instance"], "urn:request:req-1.a:b_C");
+    assert_eq!(doc["detail"], "no \"token\"", "the rest is unchanged");
+
+    // Not a problem document: only the header.
+    let mut ok = ApiResponse::json(200, &serde_json::json!({"status": "ok"}));
+    let body = ok.body.clone();
+    ok.identify(&id);
+    assert_eq!(ok.body, body);
+    assert_eq!(ok.header("x-request-id"), Some("req-1.a:b_C"));
+}

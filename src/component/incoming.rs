@@ -9,15 +9,26 @@ use super::bindings::wasi::http::types::{
 use super::bindings::wasi::io::streams::StreamError;
 use super::transport::WasiTransport;
 use super::{Component, WasiSettings, loaded_config, log, log_warnings};
-use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY};
+use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY, RequestId};
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
-        let response = serve(&request);
+        let mut response = serve(&request);
+        if let Some(id) = request_id(&request) {
+            response.identify(&id);
+        }
         log(&response.log);
         drop(request);
         respond(response_out, &response);
     }
+}
+
+/// The request's usable `X-Request-Id` (the host's `serve` always sets one).
+fn request_id(request: &IncomingRequest) -> Option<RequestId> {
+    let headers = request.headers();
+    let values = headers.get(RequestId::HEADER);
+    let first = values.first()?;
+    RequestId::parse(std::str::from_utf8(first).ok()?)
 }
 
 fn serve(request: &IncomingRequest) -> ApiResponse {
