@@ -43,10 +43,11 @@ struct Args {
     /// so that `perf report` names the guest's functions.
     #[arg(long)]
     perf_map: bool,
-    /// Give the component's engine wasmtime's pooling instance allocator
-    /// (instance slots, memories and fiber stacks reused, not mapped anew).
+    /// Give the component's engine wasmtime's default on-demand instance
+    /// allocator instead of the host's pooling allocator
+    /// (`est_ca_host::engine_config`).
     #[arg(long)]
-    pooling: bool,
+    on_demand: bool,
     /// Benchmark this component instead of the embedded release build (for
     /// example the `wasm-profiling` build,
     /// `target/wasm32-wasip2/wasm-profiling/est_ca_handler.wasm`, which keeps
@@ -85,8 +86,8 @@ struct Args {
     /// both medians and their ratio.
     #[arg(long, value_name = "FILE.wasm")]
     ab: Option<PathBuf>,
-    /// A/B mode: the same component with wasmtime's default (on-demand)
-    /// instance allocator against its pooling allocator, taking turns.
+    /// A/B mode: the same component with the host's pooling instance
+    /// allocator (A) against wasmtime's default on-demand one (B), taking turns.
     #[arg(long)]
     ab_pooling: bool,
 }
@@ -190,7 +191,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         let start = Instant::now();
         host = Some(Host::with_engine_config(
             &wasm,
-            engine_config(&args, args.pooling),
+            engine_config(&args, !args.on_demand),
         )?);
         compile.push(start.elapsed());
     }
@@ -237,17 +238,22 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
                 let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
                 (
                     path.display().to_string(),
-                    Host::with_engine_config(&bytes, engine_config(&args, args.pooling))?,
+                    Host::with_engine_config(&bytes, engine_config(&args, !args.on_demand))?,
                 )
             }
             None => (
-                "the same component, pooling allocator".to_owned(),
-                Host::with_engine_config(&wasm, engine_config(&args, true))?,
+                "the same component, on-demand allocator (wasmtime's default)".to_owned(),
+                Host::with_engine_config(&wasm, engine_config(&args, false))?,
             ),
         };
         let label_a = match &args.component {
             Some(path) => path.display().to_string(),
             None => "the embedded component".to_owned(),
+        };
+        let label_a = if args.on_demand {
+            format!("{label_a}, on-demand allocator")
+        } else {
+            format!("{label_a}, pooling allocator (the host's default)")
         };
         let result = ab(
             [(label_a, Arc::clone(&host)), (label_b, Arc::new(host_b))],
@@ -529,6 +535,7 @@ fn engine_config(args: &Args, pooling: bool) -> wasmtime::Config {
     }
     if pooling {
         engine.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+            // Room for the throughput rounds' 64 workers and the host's default.
             est_ca_host::pooling_config(est_ca_host::limits::DEFAULT_MAX_INSTANCES),
         ));
     }

@@ -37,9 +37,11 @@ pub mod bindings;
 pub mod client;
 pub mod demo;
 pub mod limits;
+pub mod metrics;
 pub mod outbound;
 pub mod pem;
 pub mod report;
+pub mod request_id;
 pub mod serve;
 pub mod settings;
 pub mod state;
@@ -85,6 +87,8 @@ pub struct Host {
     limits: Arc<Limits>,
     /// One permit per instance that may be alive ([`Limits::max_instances`]).
     instances: Arc<tokio::sync::Semaphore>,
+    /// What this host (and its clones) has done.
+    metrics: metrics::Metrics,
 }
 
 impl Host {
@@ -100,9 +104,10 @@ impl Host {
         Self::new(&bytes).with_context(|| format!("{}", path.display()))
     }
 
-    /// Compiles `component` and links it against the host's WASI.
+    /// Compiles `component` and links it against the host's WASI, with
+    /// [`engine_config`] for the default [`Limits::max_instances`].
     pub fn new(component: &[u8]) -> Result<Self> {
-        Self::with_engine_config(component, EngineConfig::new())
+        Self::with_engine_config(component, engine_config(limits::DEFAULT_MAX_INSTANCES))
     }
 
     /// Like [`Host::new`], but keeps compiled code in wasmtime's on-disk
@@ -110,7 +115,7 @@ impl Host {
     /// processes loading the same component start without compiling it.
     /// Without a usable cache directory it compiles as usual.
     pub fn new_cached(component: &[u8]) -> Result<Self> {
-        let mut config = EngineConfig::new();
+        let mut config = engine_config(limits::DEFAULT_MAX_INSTANCES);
         match wasmtime::Cache::from_file(None) {
             Ok(cache) => {
                 config.cache(Some(cache));
@@ -212,12 +217,18 @@ impl Host {
             peak_memory: Default::default(),
             instances: Arc::new(tokio::sync::Semaphore::new(limits.max_instances)),
             limits: Arc::new(limits),
+            metrics: metrics::Metrics::new(),
         })
     }
 
     /// A fresh store for one call, with `settings`, and its stderr.
     fn store(&self, settings: &Settings) -> (Store<State>, MemoryOutputPipe) {
-        state::new_store(self.pre.engine(), settings, &self.peak_memory)
+        state::new_store(
+            self.pre.engine(),
+            settings,
+            &self.peak_memory,
+            &self.metrics,
+        )
     }
 
     /// Runs `call` in a fresh instance, within the host's [`Limits`]: a
@@ -232,6 +243,7 @@ impl Host {
         call: impl AsyncFnOnce(&mut Store<State>, &CaHandler) -> wasmtime::Result<T>,
     ) -> Result<T> {
         let _permit = self.instance_permit()?;
+        let _counted = self.metrics.instance();
         let (mut store, stderr) = self.store(settings);
         let after = self.call_time_limit(settings);
         let result = limits::run_with_deadline(&mut store, after, async |store| {
@@ -248,6 +260,17 @@ impl Host {
             }
             None => e.context("the component failed"),
         })
+    }
+
+    /// This host's metrics (shared with its clones), for
+    /// [`metrics::Metrics::encode`].
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode_metrics(&self) -> String {
+        self.metrics.encode(self.peak_linear_memory())
     }
 
     /// The largest linear memory any instance of this host has had, in bytes.
@@ -349,6 +372,20 @@ impl Host {
         })
         .await
     }
+}
+
+/// The engine configuration the host's own constructors use: wasmtime's
+/// pooling instance allocator ([`pooling_config`]) with room for
+/// `max_instances` instances at once. Give a host built with it limits
+/// ([`Host::with_limits`]) of at most that many instances: the pool
+/// refuses more. (Measured against wasmtime's default on-demand allocator
+/// with `est-bench --ab-pooling`, see BENCHMARKS.md.)
+pub fn engine_config(max_instances: usize) -> EngineConfig {
+    let mut config = EngineConfig::new();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+        pooling_config(max_instances),
+    ));
+    config
 }
 
 /// wasmtime's pooling instance allocator sized for CA-handler components

@@ -245,8 +245,11 @@ impl Host {
     ) -> Result<tokio::sync::OwnedSemaphorePermit, LimitExceeded> {
         Arc::clone(&self.instances)
             .try_acquire_owned()
-            .map_err(|_| LimitExceeded::Busy {
-                max_instances: self.limits.max_instances,
+            .map_err(|_| {
+                self.metrics().refused("instances");
+                LimitExceeded::Busy {
+                    max_instances: self.limits.max_instances,
+                }
             })
     }
 }

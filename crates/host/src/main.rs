@@ -27,8 +27,22 @@ struct Cli {
     /// Compile the component afresh instead of using wasmtime's on-disk cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// How log lines on stderr look: `text` for people (coloured only on a
+    /// terminal, and never with NO_COLOR set), `json` for machines (one
+    /// object per line, with the request's id under `span`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -86,6 +100,11 @@ enum Command {
         listen: std::net::SocketAddr,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Also serve Prometheus metrics at GET /metrics on this address
+        /// (plain HTTP, no authentication: bind it where only the scraper
+        /// reaches).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Compile the component ahead of time into a precompiled artifact
     /// that `--component` then loads without compiling (a start in
@@ -231,11 +250,18 @@ async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn"))
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => logs.with_ansi(colour_on_stderr()).init(),
+    }
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -247,25 +273,30 @@ async fn main() -> ExitCode {
 
 /// The component `--component` names (a `.wasm` or a precompiled
 /// artifact), or the embedded one; from wasmtime's on-disk cache unless
-/// `--no-cache`.
-fn load_host(cli: &Cli) -> Result<Host> {
+/// `--no-cache`; its instance pool sized for `max_instances`.
+fn load_host(cli: &Cli, max_instances: usize) -> Result<Host> {
+    let mut config = est_ca_host::engine_config(max_instances);
     let bytes = match &cli.component {
         Some(path) if Host::is_precompiled(path)? => {
             // SAFETY: the operator named this artifact on the command line
             // (documented as: only artifacts you compiled yourself); wasmtime
             // refuses one from another build or other settings.
-            return unsafe { Host::from_precompiled_file(path, wasmtime::Config::new()) };
+            return unsafe { Host::from_precompiled_file(path, config) };
         }
         Some(path) => {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
         }
         None => est_ca_host::COMPONENT.to_vec(),
     };
-    if cli.no_cache {
-        Host::new(&bytes)
-    } else {
-        Host::new_cached(&bytes)
+    if !cli.no_cache {
+        match wasmtime::Cache::from_file(None) {
+            Ok(cache) => {
+                config.cache(Some(cache));
+            }
+            Err(e) => tracing::debug!("no compilation cache: {e}"),
+        }
     }
+    Host::with_engine_config(&bytes, config)
 }
 
 /// `compile`: writes the precompiled artifact of the `--component` `.wasm`
@@ -305,11 +336,22 @@ fn compile(component: Option<&Path>, out: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether text logs may be coloured: stderr is a terminal and `NO_COLOR`
+/// is unset or empty (<https://no-color.org>).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 async fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Compile { out } = &cli.command {
         return compile(cli.component.as_deref(), out);
     }
-    let host = load_host(&cli)?;
+    let max_instances = match &cli.command {
+        Command::Serve { limits, .. } => limits.max_instances as usize,
+        _ => limits::DEFAULT_MAX_INSTANCES,
+    };
+    let host = load_host(&cli, max_instances)?;
     let settings = match cli.command.config() {
         Some(config) => match config.settings() {
             Ok(settings) => settings,
@@ -384,7 +426,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => Ok(fail(&e)),
             }
         }
-        Command::Serve { listen, limits, .. } => {
+        Command::Serve {
+            listen,
+            limits,
+            metrics_listen,
+            ..
+        } => {
             let host = host.with_limits(limits.limits());
             if let Err(e) = host.handler_check(&settings).await? {
                 eprintln!(
@@ -395,6 +442,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let listener = est_ca_host::serve::bind(listen)
                 .with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving the HTTP API on http://{}", listener.local_addr()?);
+            if let Some(addr) = metrics_listen {
+                let metrics = est_ca_host::serve::bind(addr)
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+                println!(
+                    "serving metrics on http://{}/metrics",
+                    metrics.local_addr()?
+                );
+                let host = host.clone();
+                tokio::spawn(async move { host.serve_metrics(metrics).await });
+            }
             use std::io::Write;
             std::io::stdout().flush()?;
             let shutdown = async {

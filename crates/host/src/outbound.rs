@@ -292,7 +292,12 @@ fn error_code(err: &HttpError) -> ErrorCode {
 
 /// The per-store `wasi:http` hooks: every request the component sends
 /// goes through this [`Outbound`].
-pub struct OutboundHooks(pub Arc<Outbound>);
+pub struct OutboundHooks {
+    /// Where the component may send requests, and how.
+    pub outbound: Arc<Outbound>,
+    /// Where the EST server's answer times are recorded.
+    pub metrics: crate::metrics::Metrics,
+}
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
@@ -311,9 +316,13 @@ impl WasiHttpHooks for OutboundHooks {
                 >,
             > + Send,
     > {
-        let outbound = Arc::clone(&self.0);
+        let outbound = Arc::clone(&self.outbound);
+        let metrics = self.metrics.clone();
         Box::new(async move {
+            let path = request.uri().path().to_owned();
+            let start = std::time::Instant::now();
             let response = outbound.send(request, options).await?;
+            metrics.est_request(&path, start.elapsed());
             Ok((
                 response,
                 Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,

@@ -11,8 +11,9 @@
 //! instance dropped at the host-side deadline (`504`).
 
 use crate::limits::{LimitExceeded, Limits, RETRY_AFTER_SECS, seconds};
+use crate::metrics::{Metrics, outcome_of};
 use crate::state::log_stderr;
-use crate::{Host, Settings, limits};
+use crate::{Host, Settings, limits, request_id};
 use anyhow::{Context, Result, bail};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
@@ -29,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -106,6 +108,7 @@ impl Host {
                     "refused a connection from {peer}: {} connections are open",
                     self.limits.max_connections
                 );
+                self.metrics().refused("connections");
                 refuse(tcp, &refusals);
                 continue;
             };
@@ -184,21 +187,60 @@ impl Host {
         }
     }
 
-    /// One HTTP request through a fresh instance of the component, or a
-    /// `503` when [`Limits::max_instances`] are busy, or a `504` when the
-    /// host-side deadline passed.
+    /// One HTTP request under its request id ([`request_id`]): through a
+    /// fresh instance of the component, or a `503` when
+    /// [`Limits::max_instances`] are busy, or a `504` when the host-side
+    /// deadline passed. Counted in the host's [`Metrics`].
     async fn answer(
         &self,
         settings: &Settings,
-        request: hyper::Request<Incoming>,
+        mut request: hyper::Request<Incoming>,
     ) -> hyper::Response<HyperOutgoingBody> {
+        let id = request_id::of(request.headers());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        // The component names the id in its problem documents.
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
+            request.headers_mut().insert(request_id::HEADER, value);
+        }
+        let span = tracing::info_span!("request", id = %id);
+        let mut response = self
+            .answer_in_span(settings, request, &id, &method, &path)
+            .instrument(span)
+            .await;
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(request_id::HEADER, value);
+        }
+        let status = response.status().as_u16();
+        self.metrics().request(&path, status);
+        let enrollment = method == hyper::Method::POST && (path == "/enroll" || path == "/poll");
+        if enrollment {
+            response = response.map(|body| {
+                Sniffed {
+                    body,
+                    status,
+                    seen: Vec::new(),
+                    metrics: self.metrics().clone(),
+                }
+                .boxed_unsync()
+            });
+        }
+        response
+    }
+
+    async fn answer_in_span(
+        &self,
+        settings: &Settings,
+        request: hyper::Request<Incoming>,
+        id: &str,
+        method: &hyper::Method,
+        path: &str,
+    ) -> hyper::Response<HyperOutgoingBody> {
         let permit = match self.instance_permit() {
             Ok(permit) => permit,
             Err(busy) => {
                 tracing::warn!("{method} {path} -> 503: {busy}");
-                return overloaded(&busy.to_string());
+                return overloaded(&busy.to_string(), Some(id));
             }
         };
         match self.call_incoming_handler(settings, request, permit).await {
@@ -209,13 +251,52 @@ impl Host {
             Err(e) => match e.downcast_ref::<LimitExceeded>() {
                 Some(LimitExceeded::Timeout { after }) => {
                     tracing::warn!("{method} {path} -> 504: {e}");
-                    timed_out(*after)
+                    timed_out(*after, id)
                 }
                 _ => {
                     tracing::error!("{method} {path}: the component failed: {e:#}");
-                    internal_error()
+                    internal_error(id)
                 }
             },
+        }
+    }
+
+    /// Serves this host's metrics ([`Metrics`], Prometheus text format) at
+    /// `GET /metrics` on `listener`, until the process ends. Anything else
+    /// is answered `404`. Bind it where only the scraper reaches: it has no
+    /// authentication (the figures hold no secrets, but show the load).
+    pub async fn serve_metrics(&self, listener: TcpListener) {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            };
+            let host = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let host = host.clone();
+                    async move {
+                        let found = request.uri().path() == "/metrics"
+                            && request.method() == hyper::Method::GET;
+                        let (status, content_type, body) = if found {
+                            (200, crate::metrics::CONTENT_TYPE, host.encode_metrics())
+                        } else {
+                            (404, "text/plain", "GET /metrics\n".to_owned())
+                        };
+                        let response = hyper::Response::builder()
+                            .status(status)
+                            .header(hyper::header::CONTENT_TYPE, content_type)
+                            .body(http_body_util::Full::new(Bytes::from(body)));
+                        Ok::<_, hyper::http::Error>(response?)
+                    }
+                });
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(60),
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service),
+                )
+                .await;
+            });
         }
     }
 
@@ -242,25 +323,31 @@ impl Host {
         // The guest may go on writing the body after it has set the
         // response, so it runs in a task of its own, which keeps its place
         // among the instances, and its deadline, until it ends.
-        let task = tokio::spawn(async move {
-            let _permit = permit;
-            let result = limits::run_with_deadline(&mut store, after, async move |store| {
-                let proxy = proxy.instantiate_async(&mut *store).await?;
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(store, incoming, outparam)
-                    .await
-            })
-            .await;
-            drop(store);
-            log_stderr(&stderr);
-            if let Err(e) = &result
-                && e.downcast_ref::<LimitExceeded>().is_some()
-            {
-                tracing::warn!("{e}");
+        let counted = self.metrics().instance();
+        let task = tokio::spawn(
+            async move {
+                let _permit = permit;
+                let _counted = counted;
+                let result = limits::run_with_deadline(&mut store, after, async move |store| {
+                    let proxy = proxy.instantiate_async(&mut *store).await?;
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(store, incoming, outparam)
+                        .await
+                })
+                .await;
+                drop(store);
+                log_stderr(&stderr);
+                if let Err(e) = &result
+                    && e.downcast_ref::<LimitExceeded>().is_some()
+                {
+                    tracing::warn!("{e}");
+                }
+                result
             }
-            result
-        });
+            // The component's stderr lines belong to the request.
+            .in_current_span(),
+        );
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(code)) => bail!("the component answered with error {code:?}"),
@@ -290,7 +377,12 @@ fn problem(
     response
 }
 
-fn internal_error() -> hyper::Response<HyperOutgoingBody> {
+/// A problem document's `instance`: the request's id as a URN.
+fn instance(id: &str) -> String {
+    format!("urn:request:{id}")
+}
+
+fn internal_error(id: &str) -> hyper::Response<HyperOutgoingBody> {
     problem(
         hyper::StatusCode::INTERNAL_SERVER_ERROR,
         &serde_json::json!({
@@ -298,26 +390,31 @@ fn internal_error() -> hyper::Response<HyperOutgoingBody> {
             "title": "Internal error",
             "status": 500,
             "detail": "the handler component failed; see the host's log",
+            "instance": instance(id),
         }),
     )
 }
 
 /// The problem document of a request over [`Limits::max_instances`] (or a
-/// connection over [`Limits::max_connections`]).
-fn overloaded_document(detail: &str) -> serde_json::Value {
-    serde_json::json!({
+/// connection over [`Limits::max_connections`], which has no request id).
+fn overloaded_document(detail: &str, id: Option<&str>) -> serde_json::Value {
+    let mut document = serde_json::json!({
         "type": "urn:est-ca-handler:problem:overloaded",
         "title": "The server is busy",
         "status": 503,
         "detail": detail,
         "retry_after": RETRY_AFTER_SECS,
-    })
+    });
+    if let Some(id) = id {
+        document["instance"] = instance(id).into();
+    }
+    document
 }
 
-fn overloaded(detail: &str) -> hyper::Response<HyperOutgoingBody> {
+fn overloaded(detail: &str, id: Option<&str>) -> hyper::Response<HyperOutgoingBody> {
     let mut response = problem(
         hyper::StatusCode::SERVICE_UNAVAILABLE,
-        &overloaded_document(detail),
+        &overloaded_document(detail, id),
     );
     response
         .headers_mut()
@@ -327,7 +424,7 @@ fn overloaded(detail: &str) -> hyper::Response<HyperOutgoingBody> {
 
 /// The answer when the host-side deadline cut a request off: like the
 /// component's own timeout answer, with cause `timeout`.
-fn timed_out(after: Duration) -> hyper::Response<HyperOutgoingBody> {
+fn timed_out(after: Duration, id: &str) -> hyper::Response<HyperOutgoingBody> {
     problem(
         hyper::StatusCode::GATEWAY_TIMEOUT,
         &serde_json::json!({
@@ -339,6 +436,7 @@ fn timed_out(after: Duration) -> hyper::Response<HyperOutgoingBody> {
                 seconds(after)
             ),
             "cause": "timeout",
+            "instance": instance(id),
         }),
     )
 }
@@ -352,8 +450,8 @@ fn refuse(mut tcp: TcpStream, refusals: &Arc<Semaphore>) {
     };
     tokio::spawn(async move {
         let _permit = permit;
-        let body =
-            overloaded_document("too many connections are open; try again shortly").to_string();
+        let body = overloaded_document("too many connections are open; try again shortly", None)
+            .to_string();
         let answer = format!(
             "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
@@ -531,6 +629,56 @@ impl Body for Guarded {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// The most of an enrollment answer's body kept to read its outcome (a
+/// problem document is far smaller; a certificate answer needs only its
+/// status).
+const SNIFF_LIMIT: usize = 4096;
+
+/// An enrollment answer's body on its way to the client, counted in
+/// [`Metrics`] by outcome once it has gone (or been dropped): the status
+/// says issued or pending, a problem document's `type` the error kind.
+struct Sniffed {
+    body: HyperOutgoingBody,
+    status: u16,
+    seen: Vec<u8>,
+    metrics: Metrics,
+}
+
+impl Body for Sniffed {
+    type Data = Bytes;
+    type Error = <HyperOutgoingBody as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+            && self.status >= 300
+        {
+            let room = SNIFF_LIMIT.saturating_sub(self.seen.len());
+            let take = data.len().min(room);
+            self.seen.extend_from_slice(&data[..take]);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Sniffed {
+    fn drop(&mut self) {
+        self.metrics.enrollment(outcome_of(self.status, &self.seen));
     }
 }
 

@@ -73,6 +73,7 @@ pub(crate) fn new_store(
     engine: &Engine,
     settings: &Settings,
     peak_memory: &Arc<AtomicUsize>,
+    metrics: &crate::metrics::Metrics,
 ) -> (Store<State>, MemoryOutputPipe) {
     let stderr = MemoryOutputPipe::new(STDERR_LIMIT);
     let mut wasi = WasiCtx::builder();
@@ -87,7 +88,10 @@ pub(crate) fn new_store(
         table: ResourceTable::new(),
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
-        outbound: OutboundHooks(Arc::clone(&settings.outbound)),
+        outbound: OutboundHooks {
+            outbound: Arc::clone(&settings.outbound),
+            metrics: metrics.clone(),
+        },
         config_values: Arc::clone(&settings.config_values),
     };
     let mut store = Store::new(engine, state);
@@ -209,7 +213,7 @@ mod tests {
         let settings =
             Settings::from_pairs([("est_host", "https://est.test"), ("est_user", "u")]).unwrap();
         let engine = Engine::default();
-        let (mut store, _) = new_store(&engine, &settings, &Arc::default());
+        let (mut store, _) = new_store(&engine, &settings, &Arc::default(), &Default::default());
         let state = store.data_mut();
         let user = store::Host::get(state, "est_user".into()).unwrap().unwrap();
         assert_eq!(user.as_deref(), Some("u"));
