@@ -46,6 +46,15 @@ impl Api {
     /// auth, its root as `ca_bundle`, [`TOKEN`]) with `extra` settings on
     /// top (an empty value removes a setting).
     pub async fn start(faults: Faults, extra: &[(&str, &str)]) -> Self {
+        Self::start_with_limits(faults, extra, est_ca_host::Limits::default()).await
+    }
+
+    /// Like [`Api::start`], with the host's `limits`.
+    pub async fn start_with_limits(
+        faults: Faults,
+        extra: &[(&str, &str)],
+        limits: est_ca_host::Limits,
+    ) -> Self {
         let est = EstServer::start(ServerConfig {
             password: PASSWORD.into(),
             faults,
@@ -73,12 +82,12 @@ impl Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let host = host().clone().with_limits(limits);
         let task = tokio::spawn(async move {
-            host()
-                .serve(settings, listener, async {
-                    let _ = stopped.await;
-                })
-                .await
+            host.serve(settings, listener, async {
+                let _ = stopped.await;
+            })
+            .await
         });
         Self {
             est,

@@ -1,0 +1,420 @@
+//! What an operator sees of `ca-handler serve`, run as a process: its
+//! Prometheus metrics after real enrollments, JSON log lines carrying each
+//! request's id (the component's own stderr lines too), the id in answers
+//! and problem documents, and colour only on a terminal.
+
+use est_server::{EstServer, Faults, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+const PASSWORD: &str = "obs-Est-Passw0rd";
+const TOKEN: &str = "obs-Api-Token";
+
+fn csr_pem(name: &str) -> String {
+    csr_pem_with(name, &[])
+}
+
+/// A CSR for `name` (CN and SAN) and `more` SANs.
+fn csr_pem_with(name: &str, more: &[&str]) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut names = vec![name.to_owned()];
+    names.extend(more.iter().map(|n| n.to_string()));
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Vec<u8>,
+}
+
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    id: Option<&str>,
+    body: String,
+) -> Answer {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {TOKEN}"));
+    if let Some(id) = id {
+        request = request.header("x-request-id", id);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `ca-handler serve` with JSON logs into a file and metrics on a port of
+/// its own; killed when dropped.
+struct Served {
+    child: Child,
+    api: SocketAddr,
+    metrics: SocketAddr,
+    log: PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(est: &EstServer, dir: &std::path::Path) -> Served {
+    let anchor = dir.join("root.pem");
+    std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
+    let log = dir.join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ca-handler"))
+        .args([
+            "-v",
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--set",
+            &format!("est_host={}", est.https_url()),
+            "--set",
+            "est_user=estuser",
+            "--set",
+            &format!("ca_bundle={}", anchor.display()),
+        ])
+        .env_remove("RUST_LOG")
+        .env("CAHANDLER_EST_PASSWORD", PASSWORD)
+        .env("CAHANDLER_API_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("ca-handler runs");
+    // serve prints where it listens, the API first.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr_after = |prefix: &str| -> SocketAddr {
+        let line = lines.next().expect("serve prints its addresses").unwrap();
+        let rest = line
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"));
+        rest.trim_end_matches("/metrics").parse().unwrap()
+    };
+    let api = addr_after("serving the HTTP API on http://");
+    let metrics = addr_after("serving metrics on http://");
+    Served {
+        child,
+        api,
+        metrics,
+        log,
+    }
+}
+
+/// The value of the sample named exactly `series` in a Prometheus text exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_logs_and_request_ids_after_real_enrollments() {
+    let est = EstServer::start(ServerConfig {
+        password: PASSWORD.into(),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("est-obs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let served = serve(&est, &dir);
+
+    // Three issued, under the caller's ids.
+    for i in 0..3 {
+        let id = format!("obs-issued-{i}");
+        let answer = call(
+            served.api,
+            "POST",
+            "/enroll",
+            Some(&id),
+            csr_pem("obs.example.test"),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.headers["x-request-id"], id.as_str());
+    }
+    // No id from the caller: the host makes one and says which.
+    let answer = call(
+        served.api,
+        "POST",
+        "/enroll",
+        None,
+        csr_pem("obs.example.test"),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let made_id = answer.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!made_id.is_empty());
+    // An unusable id is replaced, never echoed.
+    let answer = call(
+        served.api,
+        "GET",
+        "/health",
+        Some("bad id/../"),
+        String::new(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_ne!(answer.headers["x-request-id"], "bad id/../");
+
+    // A bad CSR: a problem document naming the request.
+    let answer = call(
+        served.api,
+        "POST",
+        "/enroll",
+        Some("obs-bad-csr"),
+        "not a CSR".into(),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    let problem: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(problem["type"], "urn:est-ca-handler:problem:bad-csr");
+    assert_eq!(problem["instance"], "urn:request:obs-bad-csr");
+
+    // Issued without the CSR's names: the component warns on its stderr.
+    est.set_faults(Faults {
+        drop_sans: true,
+        ..Faults::default()
+    });
+    let answer = call(
+        served.api,
+        "POST",
+        "/enroll",
+        Some("obs-warned"),
+        csr_pem_with("warned.example.test", &["alt.example.test"]),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+
+    // Pending.
+    est.set_faults(Faults {
+        pending_times: 1,
+        retry_after: Some("7".into()),
+        ..Faults::default()
+    });
+    let answer = call(
+        served.api,
+        "POST",
+        "/enroll",
+        Some("obs-pending"),
+        csr_pem("later.example.test"),
+    )
+    .await;
+    assert_eq!(answer.status, 202);
+
+    // Refused: a wrong method.
+    let answer = call(served.api, "GET", "/enroll", Some("obs-405"), String::new()).await;
+    assert_eq!(answer.status, 405);
+
+    let scrape = call(served.metrics, "GET", "/metrics", None, String::new()).await;
+    assert_eq!(scrape.status, 200);
+    assert!(
+        scrape.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{:?}",
+        scrape.headers
+    );
+    let text = String::from_utf8(scrape.body).unwrap();
+    println!("{text}");
+    let count =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    assert_eq!(
+        count(r#"ca_handler_enrollments_total{outcome="issued"}"#),
+        5.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_enrollments_total{outcome="pending"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_enrollments_total{outcome="bad-csr"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_http_requests_total{route="/enroll",status="200"}"#),
+        5.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_http_requests_total{route="/enroll",status="202"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_http_requests_total{route="/enroll",status="400"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_http_requests_total{route="/enroll",status="405"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_http_requests_total{route="/health",status="200"}"#),
+        1.0
+    );
+    // Each enrollment that reached the CA sent both requests.
+    assert_eq!(
+        count(r#"ca_handler_est_request_duration_seconds_count{endpoint="simpleenroll"}"#),
+        6.0
+    );
+    assert_eq!(
+        count(r#"ca_handler_est_request_duration_seconds_count{endpoint="cacerts"}"#),
+        6.0
+    );
+    let simpleenrolls = est
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/simpleenroll"))
+        .count();
+    assert_eq!(simpleenrolls, 6, "the EST server agrees");
+    assert_eq!(count("ca_handler_instances_in_flight"), 0.0);
+    assert!(count("ca_handler_instance_memory_peak_bytes") > 0.0);
+    assert!(!text.contains(PASSWORD) && !text.contains(TOKEN));
+    let missing = call(served.metrics, "GET", "/other", None, String::new()).await;
+    assert_eq!(missing.status, 404);
+
+    let log_file = served.log.clone();
+    drop(served);
+    let log = std::fs::read_to_string(log_file).unwrap();
+    assert!(!log.contains('\x1b'), "no colour in a file");
+    assert!(!log.contains(PASSWORD) && !log.contains(TOKEN));
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let of_request =
+        |id: &str| -> Vec<&Value> { lines.iter().filter(|l| l["span"]["id"] == id).collect() };
+    let issued = of_request("obs-issued-0");
+    assert!(
+        issued
+            .iter()
+            .any(|l| l["fields"]["message"] == "POST /enroll -> 200 OK"),
+        "{issued:?}"
+    );
+    assert!(
+        !of_request(&made_id).is_empty(),
+        "a made-up id is logged too"
+    );
+    let warned = of_request("obs-warned");
+    assert!(
+        warned.iter().any(|l| l["level"] == "WARN"
+            && l["fields"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("lacks")),
+        "the component's warning belongs to its request: {warned:?}; lines with \"lacks\": {:?}",
+        lines
+            .iter()
+            .filter(|l| l.to_string().contains("lacks"))
+            .collect::<Vec<_>>()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_colour_only_on_a_terminal_and_never_with_no_color() {
+    let est = EstServer::start(ServerConfig {
+        password: PASSWORD.into(),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("est-colour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let anchor = dir.join("root.pem");
+    std::fs::write(&anchor, est.trust_anchor_pem()).unwrap();
+    let args = format!(
+        "{} -vv cacerts --set est_host={} --set est_user=estuser --set ca_bundle={}",
+        env!("CARGO_BIN_EXE_ca-handler"),
+        est.https_url(),
+        anchor.display()
+    );
+    // Into a file: plain.
+    let output = Command::new("sh")
+        .args(["-c", &format!("{args} 2>&1 >/dev/null")])
+        .env("CAHANDLER_EST_PASSWORD", PASSWORD)
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("DEBUG"), "{text}");
+    assert!(!text.contains('\x1b'), "{text}");
+    // On a terminal (util-linux `script` gives the command one): colour,
+    // unless NO_COLOR is set.
+    let on_tty = |no_color: Option<&str>| {
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", &format!("{args} >/dev/null"), "/dev/null"])
+            .env("CAHANDLER_EST_PASSWORD", PASSWORD)
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG");
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        let output = command.output().expect("script (util-linux) runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = on_tty(None);
+    assert!(
+        coloured.contains("DEBUG") && coloured.contains('\x1b'),
+        "{coloured:?}"
+    );
+    let plain = on_tty(Some("1"));
+    assert!(
+        plain.contains("DEBUG") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

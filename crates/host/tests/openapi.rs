@@ -1,0 +1,310 @@
+//! `docs/openapi.yaml` against the API as it answers: the document parses
+//! as OpenAPI 3.1, names exactly the router's routes and methods, every
+//! answer the scenarios below draw from the real component under `serve`
+//! is documented for its route, and every documented answer is one of them.
+
+use est_ca_handler::api::Route;
+use est_server::Faults;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+mod common;
+
+use common::{Api, TOKEN};
+
+/// (method, path, status)
+type Answer = (String, String, u16);
+
+fn spec() -> oas3::OpenApiV3Spec {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi.yaml"
+    ))
+    .unwrap();
+    oas3::from_yaml(text).expect("docs/openapi.yaml is an OpenAPI document")
+}
+
+/// Every (method, path, status) the document promises.
+fn documented(spec: &oas3::OpenApiV3Spec) -> BTreeSet<Answer> {
+    let mut answers = BTreeSet::new();
+    for (path, item) in spec.paths.as_ref().expect("paths") {
+        for (method, operation) in item.methods() {
+            for status in operation.responses.as_ref().expect("responses").keys() {
+                answers.insert((
+                    method.to_string(),
+                    path.clone(),
+                    status.parse().expect("numeric statuses only"),
+                ));
+            }
+        }
+    }
+    answers
+}
+
+fn csr_pem(name: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+/// A `/poll` body for `csr`, with its own poll identifier.
+fn poll_body(csr: &str) -> String {
+    let identifier = est_ca_handler::x509::csr::Csr::parse(csr)
+        .unwrap()
+        .fingerprint();
+    serde_json::json!({"poll_identifier": identifier, "csr": csr}).to_string()
+}
+
+/// Sends requests and keeps what was answered.
+struct Recorder {
+    seen: BTreeSet<Answer>,
+}
+
+impl Recorder {
+    async fn call(
+        &mut self,
+        addr: SocketAddr,
+        method: &str,
+        target: &str,
+        token: bool,
+        body: impl Into<Bytes>,
+    ) -> (u16, serde_json::Value) {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", addr.to_string());
+        if token {
+            request = request.header("authorization", format!("Bearer {TOKEN}"));
+        }
+        let response = sender
+            .send_request(request.body(Full::new(body.into())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let path = target.split('?').next().unwrap().to_owned();
+        // A route's 405 (to any other method) is documented on the route's
+        // own operation, which OpenAPI keys by method.
+        let method = match Route::ALL.iter().find(|r| r.path() == path) {
+            Some(route) if status == 405 => route.method(),
+            _ => method,
+        };
+        self.seen.insert((method.to_owned(), path, status));
+        (status, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    /// Each route with the `token`, its own method and `body`.
+    async fn every_route(&mut self, addr: SocketAddr, token: bool, body: &str) {
+        for route in Route::ALL {
+            self.call(addr, route.method(), route.path(), token, body.to_owned())
+                .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_matches_what_the_api_answers() {
+    let spec = spec();
+    assert!(spec.openapi.starts_with("3.1."), "{}", spec.openapi);
+    let documented = documented(&spec);
+
+    // The router's routes and methods, no more, no fewer.
+    let routes: BTreeSet<(String, String)> = Route::ALL
+        .iter()
+        .map(|r| (r.method().to_owned(), r.path().to_owned()))
+        .collect();
+    let in_document: BTreeSet<(String, String)> = documented
+        .iter()
+        .map(|(m, p, _)| (m.clone(), p.clone()))
+        .collect();
+    assert_eq!(routes, in_document);
+
+    let mut recorder = Recorder {
+        seen: BTreeSet::new(),
+    };
+    let big = "x".repeat(64 * 1024 + 1);
+
+    // A working CA.
+    let api = Api::start(Faults::default(), &[]).await;
+    let csr = csr_pem("openapi.example.test");
+    let (status, _) = recorder
+        .call(api.addr, "POST", "/enroll", true, csr.clone())
+        .await;
+    assert_eq!(status, 200);
+    recorder
+        .call(api.addr, "POST", "/enroll", true, "not a CSR")
+        .await;
+    recorder
+        .call(api.addr, "POST", "/poll", true, "{not json")
+        .await;
+    recorder.call(api.addr, "GET", "/health", true, "").await;
+    recorder
+        .call(api.addr, "GET", "/health?live=true", false, "")
+        .await;
+    recorder.every_route(api.addr, true, "").await;
+    recorder.every_route(api.addr, false, "").await;
+    recorder.every_route(api.addr, true, &big).await;
+    for route in Route::ALL {
+        let other = if route.method() == "GET" {
+            "POST"
+        } else {
+            "GET"
+        };
+        recorder.call(api.addr, other, route.path(), true, "").await;
+    }
+    // Pending twice, then issued on the second poll.
+    api.est.set_faults(Faults {
+        pending_times: 2,
+        retry_after: Some("3".into()),
+        ..Faults::default()
+    });
+    let later = csr_pem("later.example.test");
+    let (status, pending) = recorder
+        .call(api.addr, "POST", "/enroll", true, later.clone())
+        .await;
+    assert_eq!(status, 202);
+    let poll = serde_json::json!({"poll_identifier": pending["poll_identifier"], "csr": later})
+        .to_string();
+    let (status, _) = recorder
+        .call(api.addr, "POST", "/poll", true, poll.clone())
+        .await;
+    assert_eq!(status, 202);
+    let (status, _) = recorder.call(api.addr, "POST", "/poll", true, poll).await;
+    assert_eq!(status, 200);
+    // Refused by the CA: 502 for /enroll, 403 (rejected for good) for /poll.
+    api.est.set_faults(Faults {
+        status: Some((400, "no".into())),
+        ..Faults::default()
+    });
+    let refused = csr_pem("refused.example.test");
+    recorder
+        .call(api.addr, "POST", "/enroll", true, refused.clone())
+        .await;
+    let poll = serde_json::json!({"poll_identifier": "x", "csr": refused}).to_string();
+    recorder.call(api.addr, "POST", "/poll", true, poll).await;
+    let fingerprint = {
+        api.est.set_faults(Faults {
+            pending_times: 1,
+            ..Faults::default()
+        });
+        let (_, doc) = recorder
+            .call(api.addr, "POST", "/enroll", true, refused.clone())
+            .await;
+        doc["poll_identifier"].as_str().unwrap().to_owned()
+    };
+    api.est.set_faults(Faults {
+        status: Some((400, "no".into())),
+        ..Faults::default()
+    });
+    let poll = serde_json::json!({"poll_identifier": fingerprint, "csr": refused}).to_string();
+    let (status, _) = recorder.call(api.addr, "POST", "/poll", true, poll).await;
+    assert_eq!(status, 403);
+    api.shutdown().await;
+
+    // The CA refuses the handler's credentials: 502 wherever the CA is asked.
+    let api = Api::start(Faults::default(), &[("est_password", "wrong")]).await;
+    recorder.every_route(api.addr, true, "").await;
+    let poll = poll_body(&csr);
+    recorder.call(api.addr, "POST", "/poll", true, poll).await;
+    recorder
+        .call(api.addr, "POST", "/enroll", true, csr.clone())
+        .await;
+    api.shutdown().await;
+
+    // A configuration that does not load.
+    let api = Api::start(Faults::default(), &[("request_timeout", "soon")]).await;
+    recorder.every_route(api.addr, true, "").await;
+    recorder.every_route(api.addr, false, "").await;
+    api.shutdown().await;
+
+    // No API token configured; an unusable api_auth.
+    for extra in [("api_token", ""), ("api_auth", "maybe")] {
+        let api = Api::start(Faults::default(), &[extra]).await;
+        recorder.every_route(api.addr, true, "").await;
+        recorder
+            .call(api.addr, "GET", "/health?live=true", true, "")
+            .await;
+        api.shutdown().await;
+    }
+
+    // A CA slower than request_timeout: the component's own 504; the live
+    // probe says 503.
+    let slow = Faults {
+        delay: Some(Duration::from_secs(3)),
+        ..Faults::default()
+    };
+    let api = Api::start(slow.clone(), &[("request_timeout", "1")]).await;
+    let poll = poll_body(&csr);
+    recorder.call(api.addr, "POST", "/poll", true, poll).await;
+    recorder
+        .call(api.addr, "POST", "/enroll", true, csr.clone())
+        .await;
+    recorder.call(api.addr, "GET", "/cacerts", true, "").await;
+    recorder
+        .call(api.addr, "GET", "/health?live=true", true, "")
+        .await;
+    api.shutdown().await;
+
+    // The host's own answers: its deadline (504) and a full house (503).
+    let api = Api::start_with_limits(
+        slow.clone(),
+        &[],
+        est_ca_host::Limits {
+            max_call_time: Some(Duration::from_secs(1)),
+            max_instances: 1,
+            ..est_ca_host::Limits::default()
+        },
+    )
+    .await;
+    let addr = api.addr;
+    let csr_for_slow = csr.clone();
+    let occupy = tokio::spawn(async move {
+        let mut other = Recorder {
+            seen: BTreeSet::new(),
+        };
+        other.call(addr, "GET", "/health?live=true", true, "").await;
+        other
+            .call(addr, "POST", "/enroll", true, csr_for_slow)
+            .await;
+        other.call(addr, "GET", "/cacerts", true, "").await;
+        let poll = serde_json::json!({"poll_identifier": "x", "csr": "y"}).to_string();
+        other.call(addr, "POST", "/poll", true, poll).await;
+        other.seen
+    });
+    // While each of those holds the one instance, everything else is turned away.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        recorder.every_route(addr, true, "").await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+    let held = occupy.await.unwrap();
+    assert!(
+        held.contains(&("GET".to_owned(), "/health".to_owned(), 504)),
+        "the live probe outlived the host's deadline: {held:?}"
+    );
+    recorder.seen.extend(held);
+    api.shutdown().await;
+
+    let undocumented: Vec<_> = recorder.seen.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "answered but not in docs/openapi.yaml: {undocumented:?}"
+    );
+    let unanswered: Vec<_> = documented.difference(&recorder.seen).collect();
+    assert!(
+        unanswered.is_empty(),
+        "in docs/openapi.yaml but never answered: {unanswered:?}"
+    );
+}
