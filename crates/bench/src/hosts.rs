@@ -430,7 +430,7 @@ pub async fn cold_start(ca_handler: &Path, runs: usize) -> Result<Vec<ColdStart>
         let mut results: Vec<ColdStart> = WAYS
             .iter()
             .map(|(way, _)| ColdStart {
-                way: *way,
+                way,
                 runs: Vec::new(),
             })
             .collect();

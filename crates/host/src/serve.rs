@@ -283,11 +283,10 @@ impl Host {
                         } else {
                             (404, "text/plain", "GET /metrics\n".to_owned())
                         };
-                        let response = hyper::Response::builder()
+                        hyper::Response::builder()
                             .status(status)
                             .header(hyper::header::CONTENT_TYPE, content_type)
-                            .body(http_body_util::Full::new(Bytes::from(body)));
-                        Ok::<_, hyper::http::Error>(response?)
+                            .body(http_body_util::Full::new(Bytes::from(body)))
                     }
                 });
                 let _ = tokio::time::timeout(
