@@ -394,15 +394,18 @@ pub fn engine_config(max_instances: usize) -> EngineConfig {
 /// [`MAX_INSTANCE_MEMORY`] and fiber stacks are reserved once and reused,
 /// memories reset from their copy-on-write image, instead of being mapped
 /// and unmapped for every call. A component built with `wit-component`
-/// has a handful of core instances, one memory and a few tables.
+/// has a handful of core instances, one memory and a few tables. The pool
+/// reserves its address space up front (about 4 GiB per slot, so that
+/// guest code needs no bounds checks), committing memory only as
+/// instances use it.
 pub fn pooling_config(max_instances: usize) -> wasmtime::PoolingAllocationConfig {
     let slots = u32::try_from(max_instances.max(1)).unwrap_or(u32::MAX);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
         .max_core_instances_per_component(16)
         .total_core_instances(slots.saturating_mul(16))
-        .max_memories_per_component(2)
-        .total_memories(slots.saturating_mul(2))
+        .max_memories_per_component(1)
+        .total_memories(slots)
         .max_tables_per_component(8)
         .total_tables(slots.saturating_mul(8))
         .total_stacks(slots)
@@ -421,8 +424,29 @@ fn base_config(mut config: EngineConfig) -> EngineConfig {
 
 /// An engine from `config` (after [`base_config`]), its epoch advanced by a
 /// thread of its own while it lives.
+///
+/// The pooling allocator ([`engine_config`]) reserves address space for
+/// its whole pool up front (about 4 GiB per instance slot, none of it
+/// memory until used); where the process may not reserve that much (a
+/// `ulimit -v`, valgrind, some sandboxes) the engine is made with
+/// wasmtime's on-demand allocator instead, and a warning says why.
 fn engine(config: EngineConfig) -> Result<Engine> {
-    let engine = Engine::new(&base_config(config)).map_err(anyhow::Error::from)?;
+    let engine = match Engine::new(&base_config(config.clone())) {
+        Ok(engine) => engine,
+        Err(refused) => {
+            let mut on_demand = config;
+            on_demand.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+            match Engine::new(&base_config(on_demand)) {
+                Ok(engine) => {
+                    tracing::warn!(
+                        "the instance pool could not be set up ({refused:#}); instances are allocated on demand instead"
+                    );
+                    engine
+                }
+                Err(_) => return Err(anyhow::Error::from(refused)),
+            }
+        }
+    };
     limits::start_ticker(&engine);
     Ok(engine)
 }

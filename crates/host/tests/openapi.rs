@@ -270,6 +270,7 @@ async fn the_openapi_document_matches_what_the_api_answers() {
     .await;
     let addr = api.addr;
     let csr_for_slow = csr.clone();
+    let asked = api.est.requests().len();
     let occupy = tokio::spawn(async move {
         let mut other = Recorder {
             seen: BTreeSet::new(),
@@ -283,12 +284,17 @@ async fn the_openapi_document_matches_what_the_api_answers() {
         other.call(addr, "POST", "/poll", true, poll).await;
         other.seen
     });
-    // While each of those holds the one instance, everything else is turned away.
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        recorder.every_route(addr, true, "").await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
+    // Once the live probe has reached the (slow) CA, it holds the one
+    // instance until the host's deadline: everything else is turned away.
+    let waited = std::time::Instant::now();
+    while api.est.requests().len() == asked {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the live probe never reached the CA"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    recorder.every_route(addr, true, "").await;
     let held = occupy.await.unwrap();
     assert!(
         held.contains(&("GET".to_owned(), "/health".to_owned(), 504)),
