@@ -4,39 +4,20 @@
 //! and problem documents, and colour only on a terminal.
 
 use est_server::{EstServer, Faults, ServerConfig};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+mod common;
+
+use common::{Answer, csr_pem, csr_pem_with, http_with};
+
 const PASSWORD: &str = "obs-Est-Passw0rd";
 const TOKEN: &str = "obs-Api-Token";
 
-fn csr_pem(name: &str) -> String {
-    csr_pem_with(name, &[])
-}
-
-/// A CSR for `name` (CN and SAN) and `more` SANs.
-fn csr_pem_with(name: &str, more: &[&str]) -> String {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut names = vec![name.to_owned()];
-    names.extend(more.iter().map(|n| n.to_string()));
-    let mut params = rcgen::CertificateParams::new(names).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.serialize_request(&key).unwrap().pem().unwrap()
-}
-
-struct Answer {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: Vec<u8>,
-}
-
+/// One API call with the token, under request id `id` when given.
 async fn call(
     addr: SocketAddr,
     method: &str,
@@ -44,38 +25,8 @@ async fn call(
     id: Option<&str>,
     body: String,
 ) -> Answer {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string())
-        .header("authorization", format!("Bearer {TOKEN}"));
-    if let Some(id) = id {
-        request = request.header("x-request-id", id);
-    }
-    let response = sender
-        .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    let headers: Vec<(&str, &str)> = id.map(|id| ("x-request-id", id)).into_iter().collect();
+    http_with(addr, method, path, Some(TOKEN), &headers, body).await
 }
 
 /// `ca-handler serve` with JSON logs into a file and metrics on a port of

@@ -5,7 +5,6 @@
 
 use est_ca_handler::api::Route;
 use est_server::Faults;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -13,7 +12,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{Api, TOKEN};
+use common::{Api, TOKEN, csr_pem, http};
 
 /// (method, path, status)
 type Answer = (String, String, u16);
@@ -44,15 +43,6 @@ fn documented(spec: &oas3::OpenApiV3Spec) -> BTreeSet<Answer> {
     answers
 }
 
-fn csr_pem(name: &str) -> String {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.serialize_request(&key).unwrap().pem().unwrap()
-}
-
 /// A `/poll` body for `csr`, with its own poll identifier.
 fn poll_body(csr: &str) -> String {
     let identifier = est_ca_handler::x509::csr::Csr::parse(csr)
@@ -75,25 +65,9 @@ impl Recorder {
         token: bool,
         body: impl Into<Bytes>,
     ) -> (u16, serde_json::Value) {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(target)
-            .header("host", addr.to_string());
-        if token {
-            request = request.header("authorization", format!("Bearer {TOKEN}"));
-        }
-        let response = sender
-            .send_request(request.body(Full::new(body.into())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let token = token.then_some(TOKEN);
+        let answer = http(addr, method, target, token, body).await;
+        let (status, body) = (answer.status, answer.body);
         let path = target.split('?').next().unwrap().to_owned();
         // A route's 405 (to any other method) is documented on the route's
         // own operation, which OpenAPI keys by method.

@@ -3,9 +3,7 @@
 //! client, enrolling against the local EST server.
 
 use est_server::{EstServer, Faults, ServerConfig};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,96 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Api, PASSWORD, TOKEN, free_port};
-
-struct Answer {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Checks an RFC 9457 problem document and returns it.
-    fn problem(&self, status: u16, kind: &str) -> Value {
-        assert_eq!(
-            self.status,
-            status,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json")
-        );
-        let doc = self.json();
-        assert_eq!(doc["status"], status);
-        assert_eq!(doc["type"], format!("urn:est-ca-handler:problem:{kind}"));
-        assert!(
-            doc["title"].is_string() && doc["detail"].is_string(),
-            "{doc}"
-        );
-        doc
-    }
-}
-
-/// One HTTP/1.1 request to `addr`.
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: impl Into<Bytes>,
-) -> Answer {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = sender
-        .send_request(request.body(Full::new(body.into())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn csr_pem(name: &str) -> String {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.serialize_request(&key).unwrap().pem().unwrap()
-}
+use common::{Answer, Api, PASSWORD, TOKEN, csr_pem, free_port, http};
 
 impl Api {
     async fn call(

@@ -9,6 +9,8 @@ pub mod python;
 
 use est_ca_host::{Host, Settings};
 use est_server::{EstServer, Faults, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -115,4 +117,120 @@ impl Drop for Api {
             let _ = stop.send(());
         }
     }
+}
+
+/// One HTTP answer, read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// One HTTP/1.1 request to `addr` on a connection of its own, with
+/// `Authorization: Bearer <token>` when `token` is given, and `headers`.
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(target)
+        .header("host", addr.to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Checks an RFC 9457 problem document and returns it.
+    pub fn problem(&self, status: u16, kind: &str) -> serde_json::Value {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let doc = self.json();
+        assert_eq!(doc["status"], status);
+        assert_eq!(doc["type"], format!("urn:est-ca-handler:problem:{kind}"));
+        assert!(
+            doc["title"].is_string() && doc["detail"].is_string(),
+            "{doc}"
+        );
+        doc
+    }
+}
+
+/// [`http_with`] without extra headers.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    body: impl Into<Bytes>,
+) -> Answer {
+    http_with(addr, method, target, token, &[], body).await
+}
+
+/// A PEM CSR (fresh ECDSA P-256 key) for `name` as CN and SAN, with `more` SANs.
+pub fn csr_pem_with(name: &str, more: &[&str]) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut names = vec![name.to_owned()];
+    names.extend(more.iter().map(|n| n.to_string()));
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+/// A PEM CSR for `name` alone.
+pub fn csr_pem(name: &str) -> String {
+    csr_pem_with(name, &[])
 }
