@@ -209,6 +209,9 @@ impl ConfigArgs {
     }
 }
 
+/// The instance pool of the commands other than `serve`.
+const ONE_SHOT_INSTANCES: usize = 4;
+
 /// Exit codes, one per kind of outcome.
 mod exit {
     pub const HOST: u8 = 1;
@@ -347,9 +350,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Compile { out } = &cli.command {
         return compile(cli.component.as_deref(), out);
     }
+    // The one-shot commands run one instance at a time: a small pool
+    // reserves little address space.
     let max_instances = match &cli.command {
         Command::Serve { limits, .. } => limits.max_instances as usize,
-        _ => limits::DEFAULT_MAX_INSTANCES,
+        _ => ONE_SHOT_INSTANCES,
     };
     let host = load_host(&cli, max_instances)?;
     let settings = match cli.command.config() {

@@ -387,13 +387,13 @@ async fn the_wasmtime_serve_build_of_the_component_runs_in_this_host_too() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_room_for_the_instance_pool_instances_are_allocated_on_demand() {
     let setup = setup("ulimit", Faults::default()).await;
-    // 32 GiB of address space: room for instances made on demand, not for
-    // the pool's reservation of about 4 GiB for each of its 128 slots.
+    // 8 GiB of address space: room for an instance made on demand, not for
+    // the pool's reservation of about 4 GiB for each of its slots.
     let output = Command::new("sh")
         .args([
             "-c",
             &format!(
-                "ulimit -v 33554432 && exec {} check --config {}",
+                "ulimit -v 8388608 && exec {} check --config {}",
                 env!("CARGO_BIN_EXE_ca-handler"),
                 setup.config
             ),
