@@ -211,7 +211,10 @@ pub(crate) fn limit_or(e: wasmtime::Error) -> anyhow::Error {
 impl Host {
     /// This host with `limits` (a fresh instance counter: the calls of the
     /// host it was made from do not count against it, nor its against
-    /// theirs).
+    /// theirs). Keep [`Limits::max_instances`] within the engine's instance
+    /// pool ([`crate::engine_config`]; [`Host::new`] and
+    /// [`Host::new_cached`] pool [`DEFAULT_MAX_INSTANCES`]): the pool
+    /// refuses instances beyond its size, and those calls fail.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.instances = Arc::new(tokio::sync::Semaphore::new(limits.max_instances));
         self.limits = Arc::new(limits);
