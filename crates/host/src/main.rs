@@ -146,7 +146,7 @@ impl Command {
 /// `--config`, `CAHANDLER_<KEY>` environment variables, `--set`.
 #[derive(Args)]
 struct ConfigArgs {
-    /// An acme2certifier acme_srv.cfg; its [CAhandler] section is used.
+    /// An acme2certifier acme_srv.cfg; its `[CAhandler]` section is used.
     #[arg(long, value_name = "acme_srv.cfg")]
     config: Option<PathBuf>,
     /// A setting (e.g. --set est_host=https://est.example). Prefer the

@@ -3,7 +3,7 @@
 //! outcome, the EST server's answer times by endpoint, component instances
 //! in flight, requests refused for load, and the largest linear memory an
 //! instance has had. `ca-handler serve --metrics-listen ADDR` serves them
-//! at `GET /metrics` ([`crate::serve::serve_metrics`]).
+//! at `GET /metrics` ([`crate::Host::serve_metrics`]).
 //!
 //! Labels take values from fixed sets only (routes, endpoints, outcome
 //! kinds, statuses), never from what a caller sent, so that no client can
