@@ -116,12 +116,7 @@ impl Host {
     /// Without a usable cache directory it compiles as usual.
     pub fn new_cached(component: &[u8]) -> Result<Self> {
         let mut config = engine_config(limits::DEFAULT_MAX_INSTANCES);
-        match wasmtime::Cache::from_file(None) {
-            Ok(cache) => {
-                config.cache(Some(cache));
-            }
-            Err(e) => tracing::debug!("no compilation cache: {e}"),
-        }
+        use_disk_cache(&mut config);
         Self::with_engine_config(component, config)
     }
 
@@ -378,8 +373,9 @@ impl Host {
 /// pooling instance allocator ([`pooling_config`]) with room for
 /// `max_instances` instances at once. Give a host built with it limits
 /// ([`Host::with_limits`]) of at most that many instances: the pool
-/// refuses more. (Measured against wasmtime's default on-demand allocator
-/// with `est-bench --ab-pooling`, see BENCHMARKS.md.)
+/// refuses more. (`est-bench --ab-pooling` measures it against wasmtime's
+/// default on-demand allocator: the on-demand median enrollment was
+/// 1.167x this one's in two runs.)
 pub fn engine_config(max_instances: usize) -> EngineConfig {
     let mut config = EngineConfig::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
@@ -413,10 +409,11 @@ pub fn pooling_config(max_instances: usize) -> wasmtime::PoolingAllocationConfig
         // A freed slot's memory is zeroed with memset up to this much and
         // stays resident, instead of being given back with madvise and
         // faulted in again page by page by the next instance: an instance
-        // of the est-ca-handler uses about 1.1 MiB. (est-bench, A/B in one
-        // process: 0.923x and 0.940x the median enrollment of the pool
-        // without it.) The cost is that much resident memory per slot in
-        // use since the start.
+        // of the est-ca-handler uses about 1.1 MiB. (Measured once with an
+        // est-bench built to A/B the two pool settings in one process:
+        // 0.923x and 0.940x the median enrollment of the pool without it.)
+        // The cost is that much resident memory per slot in use since the
+        // start.
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(64 * 1024);
     pool
@@ -425,6 +422,18 @@ pub fn pooling_config(max_instances: usize) -> wasmtime::PoolingAllocationConfig
 /// How much of a pooled slot's linear memory stays resident when the slot
 /// is freed ([`pooling_config`]).
 pub const KEEP_RESIDENT: usize = 2 * 1024 * 1024;
+
+/// Keeps compiled code in wasmtime's on-disk cache (its default location,
+/// `~/.cache/wasmtime`) under `config`; without a usable cache directory,
+/// `config` is left as it is and components are compiled as usual.
+pub fn use_disk_cache(config: &mut EngineConfig) {
+    match wasmtime::Cache::from_file(None) {
+        Ok(cache) => {
+            config.cache(Some(cache));
+        }
+        Err(e) => tracing::debug!("no compilation cache: {e}"),
+    }
+}
 
 /// `config` with what every host engine needs, whatever the caller set:
 /// epoch interruption for the host-side deadline ([`limits`]). A

@@ -292,12 +292,7 @@ fn load_host(cli: &Cli, max_instances: usize) -> Result<Host> {
         None => est_ca_host::COMPONENT.to_vec(),
     };
     if !cli.no_cache {
-        match wasmtime::Cache::from_file(None) {
-            Ok(cache) => {
-                config.cache(Some(cache));
-            }
-            Err(e) => tracing::debug!("no compilation cache: {e}"),
-        }
+        est_ca_host::use_disk_cache(&mut config);
     }
     Host::with_engine_config(&bytes, config)
 }

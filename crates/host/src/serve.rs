@@ -199,16 +199,20 @@ impl Host {
         let id = request_id::of(request.headers());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        // A usable id is always a valid header value.
+        let id_header = hyper::header::HeaderValue::from_str(&id).ok();
         // The component names the id in its problem documents.
-        if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
-            request.headers_mut().insert(request_id::HEADER, value);
+        if let Some(value) = &id_header {
+            request
+                .headers_mut()
+                .insert(request_id::HEADER, value.clone());
         }
         let span = tracing::info_span!("request", id = %id);
         let mut response = self
             .answer_in_span(settings, request, &id, &method, &path)
             .instrument(span)
             .await;
-        if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
+        if let Some(value) = id_header {
             response.headers_mut().insert(request_id::HEADER, value);
         }
         let status = response.status().as_u16();

@@ -118,17 +118,28 @@ impl WasiHttpView for State {
     }
 }
 
+impl State {
+    /// What `wasi:config/store` `get` answers, in either version.
+    fn config_value(&self, key: &str) -> Option<String> {
+        self.config_values.get(key).cloned()
+    }
+
+    /// What `wasi:config/store` `get-all` answers, in either version.
+    fn config_pairs(&self) -> Vec<(String, String)> {
+        self.config_values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 impl store::Host for State {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, store::Error>> {
-        Ok(Ok(self.config_values.get(&key).cloned()))
+        Ok(Ok(self.config_value(&key)))
     }
 
     fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, store::Error>> {
-        Ok(Ok(self
-            .config_values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()))
+        Ok(Ok(self.config_pairs()))
     }
 }
 
@@ -138,18 +149,14 @@ impl crate::bindings::config_rc1::store::Host for State {
         &mut self,
         key: String,
     ) -> wasmtime::Result<Result<Option<String>, crate::bindings::config_rc1::store::Error>> {
-        Ok(Ok(self.config_values.get(&key).cloned()))
+        Ok(Ok(self.config_value(&key)))
     }
 
     fn get_all(
         &mut self,
     ) -> wasmtime::Result<Result<Vec<(String, String)>, crate::bindings::config_rc1::store::Error>>
     {
-        Ok(Ok(self
-            .config_values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()))
+        Ok(Ok(self.config_pairs()))
     }
 }
 
