@@ -120,6 +120,22 @@ pub trait Transport {
         requests: Vec<Request>,
         limits: Limits,
     ) -> Vec<Result<Response, TransportError>>;
+
+    /// Sends every request at once and hands each outcome to `arrived`
+    /// with its request's index, every request exactly once. A transport
+    /// that can hands each over as soon as it is complete, so that the
+    /// caller reads one answer while the server still works on another;
+    /// by default they come together, in order, from [`Self::send_all`].
+    fn exchange(
+        &self,
+        requests: Vec<Request>,
+        limits: Limits,
+        arrived: &mut dyn FnMut(usize, Result<Response, TransportError>),
+    ) {
+        for (index, outcome) in self.send_all(requests, limits).into_iter().enumerate() {
+            arrived(index, outcome);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +160,59 @@ mod tests {
         assert!(
             shown.contains("application/pkcs10") && shown.contains("***"),
             "{shown}"
+        );
+    }
+
+    /// Answers each request with its path as the body, or fails it.
+    struct Echo;
+
+    impl Transport for Echo {
+        fn send_all(
+            &self,
+            requests: Vec<Request>,
+            _limits: Limits,
+        ) -> Vec<Result<Response, TransportError>> {
+            requests
+                .into_iter()
+                .map(|r| match r.path.as_str() {
+                    "/fail" => Err(TransportError::BodyTooLarge { limit: 1 }),
+                    path => Ok(Response {
+                        status: 200,
+                        headers: Vec::new(),
+                        body: path.as_bytes().to_vec(),
+                    }),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn by_default_every_outcome_is_handed_over_once_with_its_index() {
+        let request = |path: &str| Request {
+            method: Method::Get,
+            scheme: Scheme::Https,
+            authority: "est.test".into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let limits = Limits {
+            timeout_secs: 1,
+            max_body: MAX_BODY,
+        };
+        let mut seen = Vec::new();
+        Echo.exchange(
+            vec![request("/a"), request("/fail"), request("/c")],
+            limits,
+            &mut |index, outcome| seen.push((index, outcome.map(|r| r.body))),
+        );
+        assert_eq!(
+            seen,
+            vec![
+                (0, Ok(b"/a".to_vec())),
+                (1, Err(TransportError::BodyTooLarge { limit: 1 })),
+                (2, Ok(b"/c".to_vec())),
+            ]
         );
     }
 }

@@ -20,17 +20,79 @@ impl Transport for WasiTransport {
         requests: Vec<Request>,
         limits: Limits,
     ) -> Vec<Result<Response, TransportError>> {
-        let timeout_ns = u64::from(limits.timeout_secs) * 1_000_000_000;
-        let deadline = monotonic_clock::subscribe_duration(timeout_ns);
-        let in_flight: Vec<_> = requests.iter().map(|r| start(r, timeout_ns)).collect();
-        let heads = await_heads(in_flight, &deadline);
-        heads
+        let mut outcomes: Vec<_> = requests.iter().map(|_| None).collect();
+        self.exchange(requests, limits, &mut |index, outcome| {
+            if let Some(slot) = outcomes.get_mut(index) {
+                *slot = Some(outcome);
+            }
+        });
+        outcomes
             .into_iter()
-            .map(|head| {
-                head.and_then(|response| read_response(response, limits.max_body, &deadline))
-            })
+            .map(|o| o.unwrap_or_else(|| Err(no_response())))
             .collect()
     }
+
+    /// Starts every request, then reads each answer as soon as its head
+    /// arrives and hands it over before waiting for the others; one
+    /// deadline covers the whole exchange.
+    fn exchange(
+        &self,
+        requests: Vec<Request>,
+        limits: Limits,
+        arrived: &mut dyn FnMut(usize, Result<Response, TransportError>),
+    ) {
+        let timeout_ns = u64::from(limits.timeout_secs) * 1_000_000_000;
+        let deadline = monotonic_clock::subscribe_duration(timeout_ns);
+        let mut waiting: Vec<(usize, http::FutureIncomingResponse)> = Vec::new();
+        for (index, request) in requests.iter().enumerate() {
+            match start(request, timeout_ns) {
+                Ok(future) => waiting.push((index, future)),
+                Err(e) => arrived(index, Err(e)),
+            }
+        }
+        while !waiting.is_empty() {
+            let pollables: Vec<Pollable> = waiting.iter().map(|(_, f)| f.subscribe()).collect();
+            let mut targets: Vec<&Pollable> = pollables.iter().collect();
+            targets.push(&deadline);
+            let ready = poll(&targets);
+            drop(pollables);
+            if ready.iter().any(|&i| i as usize == waiting.len()) && deadline.ready() {
+                for (index, _) in waiting.drain(..) {
+                    arrived(
+                        index,
+                        Err(TransportError::failed(
+                            TransportCause::Timeout,
+                            "no answer in time",
+                        )),
+                    );
+                }
+                break;
+            }
+            let mut still = Vec::new();
+            for (index, future) in waiting {
+                match future.get() {
+                    None => still.push((index, future)),
+                    Some(Ok(Ok(response))) => {
+                        arrived(index, read_response(response, limits.max_body, &deadline))
+                    }
+                    Some(Ok(Err(code))) => arrived(index, Err(transport_error(code))),
+                    Some(Err(())) => arrived(
+                        index,
+                        Err(TransportError::failed(
+                            TransportCause::Other,
+                            "the host lost the response",
+                        )),
+                    ),
+                }
+            }
+            waiting = still;
+        }
+    }
+}
+
+/// The outcome of a request the host never answered.
+fn no_response() -> TransportError {
+    TransportError::failed(TransportCause::Other, "no response")
 }
 
 /// Starts one request and writes its body.
@@ -102,61 +164,6 @@ fn start(
     Ok(future)
 }
 
-/// Waits, all at once, for the response heads of requests in flight.
-fn await_heads(
-    in_flight: Vec<Result<http::FutureIncomingResponse, TransportError>>,
-    deadline: &Pollable,
-) -> Vec<Result<http::IncomingResponse, TransportError>> {
-    let mut results: Vec<Option<Result<http::IncomingResponse, TransportError>>> = Vec::new();
-    let mut waiting: Vec<(usize, http::FutureIncomingResponse)> = Vec::new();
-    for (index, started) in in_flight.into_iter().enumerate() {
-        match started {
-            Ok(future) => {
-                results.push(None);
-                waiting.push((index, future));
-            }
-            Err(e) => results.push(Some(Err(e))),
-        }
-    }
-    while !waiting.is_empty() {
-        let pollables: Vec<Pollable> = waiting.iter().map(|(_, f)| f.subscribe()).collect();
-        let mut targets: Vec<&Pollable> = pollables.iter().collect();
-        targets.push(deadline);
-        let ready = poll(&targets);
-        drop(pollables);
-        if ready.iter().any(|&i| i as usize == waiting.len()) && deadline.ready() {
-            for (index, _) in waiting.drain(..) {
-                results[index] = Some(Err(TransportError::failed(
-                    TransportCause::Timeout,
-                    "no answer in time",
-                )));
-            }
-            break;
-        }
-        let mut still = Vec::new();
-        for (index, future) in waiting {
-            match future.get() {
-                None => still.push((index, future)),
-                Some(Ok(Ok(response))) => results[index] = Some(Ok(response)),
-                Some(Ok(Err(code))) => results[index] = Some(Err(transport_error(code))),
-                Some(Err(())) => {
-                    results[index] = Some(Err(TransportError::failed(
-                        TransportCause::Other,
-                        "the host lost the response",
-                    )));
-                }
-            }
-        }
-        waiting = still;
-    }
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| Err(TransportError::failed(TransportCause::Other, "no response")))
-        })
-        .collect()
-}
-
 /// Reads a response's status, headers and body (at most `max_body` bytes).
 fn read_response(
     response: http::IncomingResponse,
@@ -177,7 +184,8 @@ fn read_response(
             )
         })?;
         loop {
-            match stream.read(64 * 1024) {
+            let r = stream.read(64 * 1024);
+            match r {
                 Ok(chunk) if chunk.is_empty() => {
                     let readable = stream.subscribe();
                     poll(&[&readable, deadline]);

@@ -117,14 +117,23 @@ fn submit(
     transport: &dyn Transport,
     csr: &Csr,
 ) -> Result<Enrollment, HandlerError> {
+    // The enrollment goes first: it is the server's longer task. The CA
+    // certificates usually come back first and are read while it runs.
     let requests = vec![
         EstRequest::SimpleEnroll(csr).to_http(config),
         EstRequest::CaCerts.to_http(config),
     ];
-    let mut outcomes = transport
-        .send_all(requests, est::limits(config))
-        .into_iter();
-    let (Some(enrolled), Some(cacerts)) = (outcomes.next(), outcomes.next()) else {
+    let (mut enrolled, mut cacerts) = (None, None);
+    transport.exchange(
+        requests,
+        est::limits(config),
+        &mut |index, outcome| match index {
+            0 => enrolled = Some(outcome),
+            1 => cacerts = Some(est::interpret(Endpoint::CaCerts, outcome)),
+            _ => {}
+        },
+    );
+    let (Some(enrolled), Some(cacerts)) = (enrolled, cacerts) else {
         return Err(lost_request());
     };
     let enrolled = match est::interpret(Endpoint::SimpleEnroll, enrolled)? {
@@ -138,7 +147,7 @@ fn submit(
     };
     let (leaf, extra) = pick_issued(csr, enrolled)?;
     let warnings = check_names(config.names_check, csr, &leaf).map_err(|e| issued_but(&leaf, e))?;
-    let cas = match est::interpret(Endpoint::CaCerts, cacerts) {
+    let cas = match cacerts {
         Ok(Answer::Certificates(cas)) => cas,
         // The certificate exists now; one more try keeps it from being lost.
         _ => fetch_ca_certs(config, transport).map_err(|e| issued_but(&leaf, e))?,

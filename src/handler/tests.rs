@@ -67,6 +67,82 @@ fn enroll_returns_the_certificate_and_its_chain() {
     ));
 }
 
+/// A transport that hands the answers over as they complete, here in the
+/// reverse of the order they were sent (the CA certificates back before
+/// the enrollment), or leaves out the answer at `lose`.
+struct Arriving<T> {
+    inner: T,
+    lose: Option<usize>,
+}
+
+impl<T: Transport> Transport for Arriving<T> {
+    fn send_all(
+        &self,
+        requests: Vec<Request>,
+        limits: crate::transport::Limits,
+    ) -> Vec<Result<Response, TransportError>> {
+        self.inner.send_all(requests, limits)
+    }
+
+    fn exchange(
+        &self,
+        requests: Vec<Request>,
+        limits: crate::transport::Limits,
+        arrived: &mut dyn FnMut(usize, Result<Response, TransportError>),
+    ) {
+        let outcomes = self.inner.send_all(requests, limits);
+        for (index, outcome) in outcomes.into_iter().enumerate().rev() {
+            if Some(index) != self.lose {
+                arrived(index, outcome);
+            }
+        }
+    }
+}
+
+#[test]
+fn answers_are_matched_to_their_requests_in_whatever_order_they_arrive() {
+    let ca = Rc::new(TestCa::new("Arrival"));
+    let csr = b64url(&make_csr("arrival.example.test"));
+    let in_order = issued(enroll(&basic_config(), &issuing(&ca), &csr));
+    let reversed = Arriving {
+        inner: issuing(&ca),
+        lose: None,
+    };
+    let cert = issued(enroll(&basic_config(), &reversed, &csr));
+    assert_eq!(
+        cert.cert_bundle.matches("BEGIN CERTIFICATE").count(),
+        3,
+        "{}",
+        cert.cert_bundle
+    );
+    // The leaf differs (a new serial), the chain after it does not.
+    let chain = |bundle: &str| {
+        bundle
+            .split_once("-----END CERTIFICATE-----")
+            .map(|(_, rest)| rest.to_owned())
+    };
+    assert_eq!(chain(&cert.cert_bundle), chain(&in_order.cert_bundle));
+    assert_eq!(reversed.inner.requests().len(), 2);
+}
+
+#[test]
+fn an_answer_the_transport_never_hands_over_is_a_transport_error() {
+    let ca = Rc::new(TestCa::new("Lost"));
+    let csr = b64url(&make_csr("lost.example.test"));
+    for lose in [0, 1] {
+        let transport = Arriving {
+            inner: issuing(&ca),
+            lose: Some(lose),
+        };
+        match enroll(&basic_config(), &transport, &csr) {
+            Err(HandlerError::Transport(failure)) => {
+                assert!(failure.detail.contains("lost a request"), "{failure:?}")
+            }
+            other => panic!("losing answer {lose}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn both_requests_go_out_together_and_follow_rfc_7030() {
     let ca = Rc::new(TestCa::new("Wire"));

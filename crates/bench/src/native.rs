@@ -51,6 +51,41 @@ impl Transport for NativeTransport {
             outcomes
         })
     }
+
+    /// Hands each answer over as soon as its task completes, as the
+    /// component's transport does.
+    fn exchange(
+        &self,
+        requests: Vec<Request>,
+        limits: Limits,
+        arrived: &mut dyn FnMut(usize, Result<Response, TransportError>),
+    ) {
+        self.runtime.block_on(async move {
+            let (done, mut answers) = tokio::sync::mpsc::unbounded_channel();
+            let count = requests.len();
+            for (index, request) in requests.into_iter().enumerate() {
+                let (client, done) = (self.client.clone(), done.clone());
+                tokio::spawn(async move {
+                    let _ = done.send((index, send(client, request, limits).await));
+                });
+            }
+            drop(done);
+            let mut answered = vec![false; count];
+            while let Some((index, outcome)) = answers.recv().await {
+                answered[index] = true;
+                arrived(index, outcome);
+            }
+            for (index, _) in answered.iter().enumerate().filter(|(_, a)| !**a) {
+                arrived(
+                    index,
+                    Err(TransportError::failed(
+                        TransportCause::Other,
+                        "the request's task ended",
+                    )),
+                );
+            }
+        })
+    }
 }
 
 async fn send(
