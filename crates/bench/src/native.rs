@@ -25,7 +25,7 @@ impl NativeTransport {
         let timeout = Duration::from_secs(config.request_timeout_secs.into());
         let _guard = runtime.enter();
         Ok(Self {
-            client: pooled_client(tls::client_config(config)?, timeout),
+            client: pooled_client(tls::client_config(config)?, timeout, Default::default()),
             runtime,
         })
     }

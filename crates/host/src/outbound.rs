@@ -7,7 +7,7 @@
 //! [`crate::tls`]'s; connections come from [`crate::client`].
 
 use crate::State;
-use crate::client::{Connector, pooled_client};
+use crate::client::{Connector, TlsFailures, pooled_client, tls_error_in};
 use crate::tls;
 use anyhow::Result;
 use est_ca_handler::config::{CaBundle, Config, Scheme};
@@ -40,6 +40,8 @@ struct Destination {
     authority: String,
     /// Pooled connections with the host's TLS for this configuration.
     client: Client<Connector, WasiBody>,
+    /// The latest TLS failure the client's connections met.
+    tls_failures: TlsFailures,
     /// `false` under `ca_bundle: False` (warned about on every request).
     verify_tls: bool,
     /// `request_timeout`: the bound on connecting and on each exchange.
@@ -51,11 +53,13 @@ impl Outbound {
     /// ([`tls::client_config`]). Fails when TLS material cannot be loaded.
     pub fn new(config: &Config) -> Result<Self> {
         let timeout = Duration::from_secs(config.request_timeout_secs.into());
+        let tls_failures = TlsFailures::default();
         Ok(Self {
             destination: Some(Destination {
                 scheme: config.url.scheme,
                 authority: with_port(config.url.scheme, &config.url.authority),
-                client: pooled_client(tls::client_config(config)?, timeout),
+                client: pooled_client(tls::client_config(config)?, timeout, tls_failures.clone()),
+                tls_failures,
                 verify_tls: config.ca_bundle != CaBundle::Disabled,
                 timeout,
             }),
@@ -105,10 +109,20 @@ impl Outbound {
             .unwrap_or(destination.timeout)
             .min(destination.timeout);
         tracing::debug!("{} {}", request.method(), request.uri());
+        let start = std::time::Instant::now();
         let response = tokio::time::timeout(deadline, destination.client.request(request))
             .await
             .map_err(|_| HttpError::ConnectionReadTimeout)?
-            .map_err(|e| client_error_code(&e))?;
+            .map_err(|e| match client_error_code(&e) {
+                // The request's new connection closed before the request
+                // went out on it (hyper says only that): the TLS failure
+                // a connection met meanwhile says why.
+                HttpError::HttpProtocolError => destination
+                    .tls_failures
+                    .since(start)
+                    .map_or(HttpError::HttpProtocolError, |tls| tls_error_code(&tls)),
+                code => code,
+            })?;
         Ok(response.map(|body| body.map_err(|e| hyper_error_code(&e)).boxed_unsync()))
     }
 }
@@ -158,20 +172,8 @@ fn client_error_code(err: &hyper_util::client::legacy::Error) -> HttpError {
 
 /// The `wasi:http` error for an I/O failure, looking inside for TLS errors.
 fn io_error_code(err: &std::io::Error) -> HttpError {
-    // TLS failures arrive wrapped in one or more I/O errors.
-    let mut inner: Option<&(dyn std::error::Error + 'static)> = err
-        .get_ref()
-        .map(|e| e as &(dyn std::error::Error + 'static));
-    while let Some(current) = inner {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return tls_error_code(tls);
-        }
-        inner = match current.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|e| e as &(dyn std::error::Error + 'static)),
-            None => current.source(),
-        };
+    if let Some(tls) = tls_error_in(err) {
+        return tls_error_code(tls);
     }
     use std::io::ErrorKind as K;
     match err.kind() {
