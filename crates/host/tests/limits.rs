@@ -4,11 +4,12 @@
 //! that trickles past the component's own deadline). Everything binds
 //! 127.0.0.1 and ends by itself; deadlines are a few seconds.
 
+mod common;
+
+use common::{Answer, csr_pem};
 use est_ca_host::{Host, LimitExceeded, Limits, Settings};
 use est_server::{EstServer, Faults, ServerConfig};
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -103,86 +104,28 @@ impl Drop for Served {
     }
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: Vec<u8>,
+/// An answer and how long it took to arrive.
+struct Timed {
+    answer: Answer,
     took: Duration,
 }
 
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
+impl std::ops::Deref for Timed {
+    type Target = Answer;
 
-    /// Checks an RFC 9457 problem document of this status and type.
-    fn problem(&self, status: u16, kind: &str) -> Value {
-        assert_eq!(
-            self.status,
-            status,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert_eq!(
-            self.headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("application/problem+json")
-        );
-        let doc = self.json();
-        assert_eq!(doc["status"], status, "{doc}");
-        assert_eq!(
-            doc["type"],
-            format!("urn:est-ca-handler:problem:{kind}"),
-            "{doc}"
-        );
-        doc
+    fn deref(&self) -> &Answer {
+        &self.answer
     }
 }
 
-/// One HTTP/1.1 request on a new connection.
-async fn http(addr: SocketAddr, method: &str, path: &str, body: impl Into<Bytes>) -> Answer {
+/// One request with the API token on a new connection, timed.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: impl Into<Bytes>) -> Timed {
     let start = Instant::now();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string())
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .body(Full::new(body.into()))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
+    let answer = common::http(addr, method, path, Some(TOKEN), body).await;
+    Timed {
+        answer,
         took: start.elapsed(),
     }
-}
-
-fn csr_pem(name: &str) -> String {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.serialize_request(&key).unwrap().pem().unwrap()
 }
 
 fn assert_issued(answer: &Answer, est: &EstServer) {

@@ -222,38 +222,33 @@ async fn metrics_logs_and_request_ids_after_real_enrollments() {
     println!("{text}");
     let count =
         |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
-    assert_eq!(
-        count(r#"ca_handler_enrollments_total{outcome="issued"}"#),
-        5.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_enrollments_total{outcome="pending"}"#),
-        1.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_enrollments_total{outcome="bad-csr"}"#),
-        1.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_http_requests_total{route="/enroll",status="200"}"#),
-        5.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_http_requests_total{route="/enroll",status="202"}"#),
-        1.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_http_requests_total{route="/enroll",status="400"}"#),
-        1.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_http_requests_total{route="/enroll",status="405"}"#),
-        1.0
-    );
-    assert_eq!(
-        count(r#"ca_handler_http_requests_total{route="/health",status="200"}"#),
-        1.0
-    );
+    for (series, expected) in [
+        (r#"ca_handler_enrollments_total{outcome="issued"}"#, 5.0),
+        (r#"ca_handler_enrollments_total{outcome="pending"}"#, 1.0),
+        (r#"ca_handler_enrollments_total{outcome="bad-csr"}"#, 1.0),
+        (
+            r#"ca_handler_http_requests_total{route="/enroll",status="200"}"#,
+            5.0,
+        ),
+        (
+            r#"ca_handler_http_requests_total{route="/enroll",status="202"}"#,
+            1.0,
+        ),
+        (
+            r#"ca_handler_http_requests_total{route="/enroll",status="400"}"#,
+            1.0,
+        ),
+        (
+            r#"ca_handler_http_requests_total{route="/enroll",status="405"}"#,
+            1.0,
+        ),
+        (
+            r#"ca_handler_http_requests_total{route="/health",status="200"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(count(series), expected, "{series}");
+    }
     // Each enrollment that reached the CA sent both requests.
     assert_eq!(
         count(r#"ca_handler_est_request_duration_seconds_count{endpoint="simpleenroll"}"#),

@@ -16,8 +16,6 @@
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use est_server::{AuthMode, BodyFault, Ca, EstServer, Faults, KeyType, ServerConfig};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use rustls::pki_types::pem::PemObject;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -223,31 +221,17 @@ async fn call(
     body: String,
 ) -> (u16, Option<String>, String) {
     let exchange = async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", addr.to_string());
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = sender
-            .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let headers = format!("{:?}", response.headers());
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let kind = serde_json::from_slice::<serde_json::Value>(&body)
+        let answer = common::http(addr, method, path, token, body).await;
+        let kind = serde_json::from_slice::<serde_json::Value>(&answer.body)
             .ok()
             .and_then(|d| d["type"].as_str().map(str::to_owned));
-        let text = format!("{status}\n{headers}\n{}", String::from_utf8_lossy(&body));
-        (status, kind, text)
+        let text = format!(
+            "{}\n{:?}\n{}",
+            answer.status,
+            answer.headers,
+            String::from_utf8_lossy(&answer.body)
+        );
+        (answer.status, kind, text)
     };
     tokio::time::timeout(Duration::from_secs(60), exchange)
         .await
