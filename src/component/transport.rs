@@ -43,23 +43,21 @@ impl Transport for WasiTransport {
     ) {
         let timeout_ns = u64::from(limits.timeout_secs) * 1_000_000_000;
         let deadline = monotonic_clock::subscribe_duration(timeout_ns);
-        let mut waiting: Vec<(usize, http::FutureIncomingResponse)> = Vec::new();
+        let mut waiting: Vec<InFlight> = Vec::new();
         for (index, request) in requests.iter().enumerate() {
-            match start(request, timeout_ns) {
-                Ok(future) => waiting.push((index, future)),
+            match start(request) {
+                Ok(future) => waiting.push(InFlight::new(index, future)),
                 Err(e) => arrived(index, Err(e)),
             }
         }
         while !waiting.is_empty() {
-            let pollables: Vec<Pollable> = waiting.iter().map(|(_, f)| f.subscribe()).collect();
-            let mut targets: Vec<&Pollable> = pollables.iter().collect();
+            let mut targets: Vec<&Pollable> = waiting.iter().map(|w| &w.ready).collect();
             targets.push(&deadline);
             let ready = poll(&targets);
-            drop(pollables);
             if ready.iter().any(|&i| i as usize == waiting.len()) && deadline.ready() {
-                for (index, _) in waiting.drain(..) {
+                for in_flight in waiting.drain(..) {
                     arrived(
-                        index,
+                        in_flight.index,
                         Err(TransportError::failed(
                             TransportCause::Timeout,
                             "no answer in time",
@@ -69,23 +67,46 @@ impl Transport for WasiTransport {
                 break;
             }
             let mut still = Vec::new();
-            for (index, future) in waiting {
-                match future.get() {
-                    None => still.push((index, future)),
-                    Some(Ok(Ok(response))) => {
-                        arrived(index, read_response(response, limits.max_body, &deadline))
+            for in_flight in waiting {
+                match in_flight.future.get() {
+                    None => still.push(in_flight),
+                    Some(outcome) => {
+                        let index = in_flight.index;
+                        // The pollable is the future's child: it goes first.
+                        drop(in_flight);
+                        let outcome = match outcome {
+                            Ok(Ok(response)) => read_response(response, limits.max_body, &deadline),
+                            Ok(Err(code)) => Err(transport_error(code)),
+                            Err(()) => Err(TransportError::failed(
+                                TransportCause::Other,
+                                "the host lost the response",
+                            )),
+                        };
+                        arrived(index, outcome);
                     }
-                    Some(Ok(Err(code))) => arrived(index, Err(transport_error(code))),
-                    Some(Err(())) => arrived(
-                        index,
-                        Err(TransportError::failed(
-                            TransportCause::Other,
-                            "the host lost the response",
-                        )),
-                    ),
                 }
             }
             waiting = still;
+        }
+    }
+}
+
+/// A request whose answer has not arrived: its response future, and the
+/// pollable that tells when it is ready (made once, kept until then).
+struct InFlight {
+    index: usize,
+    // Declared before `future`, so dropped first: a pollable must not
+    // outlive the resource it was made from.
+    ready: Pollable,
+    future: http::FutureIncomingResponse,
+}
+
+impl InFlight {
+    fn new(index: usize, future: http::FutureIncomingResponse) -> Self {
+        Self {
+            index,
+            ready: future.subscribe(),
+            future,
         }
     }
 }
@@ -96,22 +117,29 @@ fn no_response() -> TransportError {
 }
 
 /// Starts one request and writes its body.
-fn start(
-    request: &Request,
-    timeout_ns: u64,
-) -> Result<http::FutureIncomingResponse, TransportError> {
+fn start(request: &Request) -> Result<http::FutureIncomingResponse, TransportError> {
     let refused = |what: &str| {
         TransportError::failed(
             TransportCause::Other,
             format!("the host refused the request's {what}"),
         )
     };
-    let headers = http::Fields::new();
-    for (name, value) in &request.headers {
-        headers
-            .append(name, value.as_bytes())
-            .map_err(|_| refused(&format!("\"{name}\" header")))?;
-    }
+    // All headers in one call; a refusal is narrowed down to the header
+    // at fault only then.
+    let entries: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_bytes().to_vec()))
+        .collect();
+    let headers = http::Fields::from_list(&entries).map_err(|_| {
+        let fields = http::Fields::new();
+        let culprit = request
+            .headers
+            .iter()
+            .find(|(name, value)| fields.append(name, value.as_bytes()).is_err())
+            .map_or("a", |(name, _)| name.as_str());
+        refused(&format!("\"{culprit}\" header"))
+    })?;
     let outgoing = http::OutgoingRequest::new(headers);
     let method = match request.method {
         Method::Get => http::Method::Get,
@@ -142,26 +170,55 @@ fn start(
         Some(outgoing.body().map_err(|()| refused("body"))?)
     };
 
-    // Hosts may not support every timeout; the deadline in `send_all` holds regardless.
-    let options = http::RequestOptions::new();
-    let _ = options.set_connect_timeout(Some(timeout_ns));
-    let _ = options.set_first_byte_timeout(Some(timeout_ns));
-    let _ = options.set_between_bytes_timeout(Some(timeout_ns));
-
-    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
-    // When the host cannot deliver the request (connection refused, TLS
-    // failure, ...) the body stream closes early; the response future then
-    // carries the precise reason, so a write failure is not reported itself.
+    // No request options: the exchange's own deadline (in `exchange`)
+    // bounds connecting, the answer's head and its body alike, whatever
+    // timeouts a host supports, and saves four host calls a request.
+    // The body goes into the host's buffer before the request is handed
+    // over, as far as the host takes it without waiting: the request then
+    // leaves complete, head and body in one write, instead of its head
+    // racing ahead of a body still being written.
+    let mut pending = None;
     if let Some(body) = body {
-        let written = {
-            let stream = body.write().map_err(|()| refused("body stream"))?;
-            write_all(&stream, &request.body)
-        };
+        let stream = body.write().map_err(|()| refused("body stream"))?;
+        let rest = write_now(&stream, &request.body);
+        if rest.is_empty() {
+            drop(stream);
+            http::OutgoingBody::finish(body, None).map_err(transport_error)?;
+        } else {
+            pending = Some((body, stream, rest));
+        }
+    }
+    let future = outgoing_handler::handle(outgoing, None).map_err(transport_error)?;
+    // What the host would not buffer beforehand is written now. When the
+    // host cannot deliver the request (connection refused, TLS failure, ...)
+    // the body stream closes early; the response future then carries the
+    // precise reason, so a write failure is not reported itself.
+    if let Some((body, stream, rest)) = pending {
+        let written = write_all(&stream, rest);
+        drop(stream);
         if written.is_ok() {
             http::OutgoingBody::finish(body, None).map_err(transport_error)?;
         }
     }
     Ok(future)
+}
+
+/// Writes what the stream takes of `bytes` without waiting (`check-write`,
+/// then `write` within its permit), and returns the rest.
+fn write_now<'a>(stream: &OutputStream, mut bytes: &'a [u8]) -> &'a [u8] {
+    while !bytes.is_empty() {
+        let permitted = match stream.check_write() {
+            Ok(0) | Err(_) => break,
+            Ok(permitted) => permitted,
+        };
+        let n = usize::try_from(permitted).map_or(bytes.len(), |p| p.min(bytes.len()));
+        let (now, later) = bytes.split_at(n);
+        if stream.write(now).is_err() {
+            break;
+        }
+        bytes = later;
+    }
+    bytes
 }
 
 /// Reads a response's status, headers and body (at most `max_body` bytes).
@@ -222,10 +279,17 @@ fn read_response(
     })
 }
 
+/// The most `blocking-write-and-flush` takes in one call (`wasi:io`).
+const ONE_CALL_WRITE: usize = 4096;
+
 /// Writes all of `bytes` to a body stream in as few host calls as the host
-/// allows (`check-write`, then `write` up to what it permits), then
-/// flushes and waits for the flush.
+/// allows, then flushes and waits for the flush: one
+/// `blocking-write-and-flush` for a body that fits it (a CSR does),
+/// otherwise `check-write`, then `write` up to what it permits.
 pub(super) fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    if bytes.len() <= ONE_CALL_WRITE {
+        return stream.blocking_write_and_flush(bytes);
+    }
     while !bytes.is_empty() {
         let permitted = stream.check_write()?;
         if permitted == 0 {
