@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod arena;
 pub mod config;
 pub mod encoding;
 pub mod error;

@@ -5,6 +5,7 @@
 //! it only moves values across the component boundary, and writes warnings
 //! to stderr (where hosts log them) at the exports, in one place.
 
+mod allocator;
 mod convert;
 mod incoming;
 mod settings;

@@ -1,0 +1,217 @@
+//! A bump arena for memory that lives no longer than one instance.
+//!
+//! The component runs in a fresh instance for every call and its whole
+//! linear memory is discarded afterwards, so most of what a general
+//! allocator does (free lists, coalescing, bins) is work for nothing. An
+//! [`Arena`] hands out consecutive pieces of a fixed region: allocating
+//! moves a top mark, freeing or resizing the most recent piece moves it back
+//! or forth, and anything else freed stays where it is until the instance
+//! goes. The region is capped, so a large or unusual call cannot make the
+//! instance hold more than that; what does not fit is for the caller to
+//! allocate elsewhere ([`Arena::alloc`] says so with `None`).
+//!
+//! The top mark is updated with compare-and-swap, so an arena may be shared
+//! between threads (in the single-threaded component these are plain loads
+//! and stores).
+
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// A region of `N` bytes handed out from the bottom up.
+#[repr(C, align(16))]
+pub struct Arena<const N: usize> {
+    bytes: UnsafeCell<[MaybeUninit<u8>; N]>,
+    /// Offset of the first free byte.
+    top: AtomicUsize,
+}
+
+// SAFETY: the bytes are only reached through pointers `alloc` hands out,
+// each to a range no other live allocation overlaps; the top mark that
+// decides those ranges changes only by compare-and-swap.
+unsafe impl<const N: usize> Sync for Arena<N> {}
+
+impl<const N: usize> Default for Arena<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Arena<N> {
+    /// An empty arena.
+    pub const fn new() -> Self {
+        Self {
+            bytes: UnsafeCell::new([MaybeUninit::uninit(); N]),
+            top: AtomicUsize::new(0),
+        }
+    }
+
+    fn base(&self) -> usize {
+        self.bytes.get() as usize
+    }
+
+    /// True when `ptr` points into this arena's region.
+    pub fn owns(&self, ptr: *const u8) -> bool {
+        let at = ptr as usize;
+        at >= self.base() && at - self.base() < N
+    }
+
+    /// Bytes in use, up to the top mark (freed pieces below it included).
+    pub fn used(&self) -> usize {
+        self.top.load(Ordering::Relaxed)
+    }
+
+    /// A piece for `layout`, or `None` when the rest of the region is too
+    /// small for it.
+    pub fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        let base = self.base();
+        let mut top = self.top.load(Ordering::Relaxed);
+        loop {
+            // Offsets are aligned as addresses: the base itself may be less
+            // aligned than `layout` asks.
+            let start = (base + top).checked_next_multiple_of(layout.align())? - base;
+            let end = start.checked_add(layout.size())?;
+            if end > N {
+                return None;
+            }
+            match self
+                .top
+                .compare_exchange_weak(top, end, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                // SAFETY: `start < end <= N`, so the pointer is inside the
+                // region and not null.
+                Ok(_) => return NonNull::new(unsafe { self.bytes.get().cast::<u8>().add(start) }),
+                Err(now) => top = now,
+            }
+        }
+    }
+
+    /// Gives back the piece of `size` bytes at `ptr` (from [`Self::alloc`]):
+    /// when it is the most recent one the top mark moves back over it,
+    /// otherwise it stays allocated until the arena goes.
+    pub fn free(&self, ptr: NonNull<u8>, size: usize) {
+        let start = ptr.as_ptr() as usize - self.base();
+        let _ =
+            self.top
+                .compare_exchange(start + size, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Resizes the piece of `size` bytes at `ptr` to `new_size` where it is,
+    /// which works for the most recent piece while the region has room;
+    /// `false` when it cannot.
+    pub fn resize_in_place(&self, ptr: NonNull<u8>, size: usize, new_size: usize) -> bool {
+        let start = ptr.as_ptr() as usize - self.base();
+        match start.checked_add(new_size) {
+            Some(end) if end <= N => self
+                .top
+                .compare_exchange(start + size, end, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    fn offset<const N: usize>(arena: &Arena<N>, ptr: NonNull<u8>) -> usize {
+        ptr.as_ptr() as usize - arena.base()
+    }
+
+    #[test]
+    fn pieces_follow_each_other_aligned_and_apart() {
+        let arena = Arena::<256>::new();
+        let a = arena.alloc(layout(3, 1)).unwrap();
+        let b = arena.alloc(layout(8, 8)).unwrap();
+        let c = arena.alloc(layout(1, 1)).unwrap();
+        assert_eq!(offset(&arena, a), 0);
+        assert_eq!(b.as_ptr() as usize % 8, 0);
+        assert_eq!(offset(&arena, b), 8);
+        assert_eq!(offset(&arena, c), 16);
+        assert_eq!(arena.used(), 17);
+        // The pieces are usable memory of their own.
+        unsafe {
+            a.as_ptr().write_bytes(0xaa, 3);
+            b.as_ptr().write_bytes(0xbb, 8);
+            c.as_ptr().write(0xcc);
+            assert_eq!(*a.as_ptr().add(2), 0xaa);
+            assert_eq!(*b.as_ptr().add(7), 0xbb);
+        }
+        assert!(arena.owns(a.as_ptr()) && arena.owns(c.as_ptr()));
+        assert!(!arena.owns(core::ptr::null()));
+        let outside = 0u8;
+        assert!(!arena.owns(&outside));
+    }
+
+    #[test]
+    fn the_region_is_a_cap_and_says_so() {
+        let arena = Arena::<64>::new();
+        assert!(arena.alloc(layout(65, 1)).is_none());
+        assert!(arena.alloc(layout(usize::MAX / 2, 1)).is_none());
+        assert!(arena.alloc(layout(60, 1)).is_some());
+        assert!(arena.alloc(layout(8, 1)).is_none());
+        assert!(arena.alloc(layout(4, 1)).is_some());
+        assert_eq!(arena.used(), 64);
+    }
+
+    #[test]
+    fn only_the_most_recent_piece_is_taken_back() {
+        let arena = Arena::<128>::new();
+        let a = arena.alloc(layout(16, 1)).unwrap();
+        let b = arena.alloc(layout(16, 1)).unwrap();
+        arena.free(a, 16);
+        assert_eq!(
+            arena.used(),
+            32,
+            "an older piece stays until the arena goes"
+        );
+        arena.free(b, 16);
+        assert_eq!(arena.used(), 16);
+        let again = arena.alloc(layout(16, 1)).unwrap();
+        assert_eq!(again, b, "the space of the piece taken back is used again");
+    }
+
+    #[test]
+    fn the_most_recent_piece_resizes_where_it_is() {
+        let arena = Arena::<128>::new();
+        let a = arena.alloc(layout(16, 1)).unwrap();
+        let b = arena.alloc(layout(16, 1)).unwrap();
+        assert!(arena.resize_in_place(b, 16, 100));
+        assert_eq!(arena.used(), 116);
+        assert!(arena.resize_in_place(b, 100, 8));
+        assert_eq!(arena.used(), 24);
+        assert!(!arena.resize_in_place(a, 16, 20), "not the most recent");
+        assert!(!arena.resize_in_place(b, 8, 200), "beyond the region");
+        assert!(!arena.resize_in_place(b, 8, usize::MAX));
+        assert_eq!(arena.used(), 24);
+    }
+
+    #[test]
+    fn threads_never_get_overlapping_pieces() {
+        let arena = Arena::<{ 64 * 1024 }>::new();
+        let pieces: Vec<Vec<usize>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..500)
+                            .filter_map(|_| arena.alloc(layout(24, 8)))
+                            .map(|p| offset(&arena, p))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut starts: Vec<usize> = pieces.into_iter().flatten().collect();
+        starts.sort_unstable();
+        assert_eq!(starts.len(), 2000);
+        assert!(starts.windows(2).all(|w| w[1] - w[0] >= 24));
+    }
+}
