@@ -663,7 +663,7 @@ fn operation(path: &str) -> Option<&str> {
     }
 }
 
-async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answer {
+async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> Answer {
     let path = request.uri().path().to_owned();
     let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
     let record = {
@@ -729,7 +729,20 @@ async fn handle(request: Request<Incoming>, state: &State, peer: &Peer) -> Answe
                     lock(&state.log)[record].fault = Some(fault);
                     faulty_enroll(state, &faults, &body, fault, peer).await
                 }
-                None => enroll(state, &faults, &body),
+                // Signing is CPU work: it runs off the async workers, so
+                // that other connections' answers (a /cacerts sent at the
+                // same time) are not held up behind it.
+                None => {
+                    let (state, faults) = (Arc::clone(state), faults.clone());
+                    tokio::task::spawn_blocking(move || enroll(&state, &faults, &body))
+                        .await
+                        .unwrap_or_else(|e| {
+                            text(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                format!("signing failed: {e}"),
+                            )
+                        })
+                }
             }
         }
         (_, "cacerts" | "csrattrs" | "simpleenroll" | "simplereenroll") => text(
