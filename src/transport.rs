@@ -106,7 +106,8 @@ impl TransportError {
 /// Limits applied to every request of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Seconds to wait for connection, first byte, and between bytes.
+    /// Seconds the exchange may take in all: connecting, the answers' heads
+    /// and their bodies.
     pub timeout_secs: u32,
     /// The largest body read, in bytes.
     pub max_body: usize,
