@@ -186,10 +186,7 @@ pub(crate) fn from_csr(body: &[u8]) -> Option<Result<EnrollFault, String>> {
     let der = Base64::decode_vec(std::str::from_utf8(&compact).ok()?).ok()?;
     let request = CertificateSigningRequestParams::from_der(&der.into()).ok()?;
     let params = &request.params;
-    let common_name = params
-        .distinguished_name
-        .get(&DnType::CommonName)
-        .and_then(dn_text);
+    let common_name = common_name_of(params);
     let first_dns = params.subject_alt_names.iter().find_map(|san| match san {
         SanType::DnsName(name) => Some(name.as_str().to_owned()),
         _ => None,
@@ -198,6 +195,20 @@ pub(crate) fn from_csr(body: &[u8]) -> Option<Result<EnrollFault, String>> {
         .into_iter()
         .flatten()
         .find_map(|name| EnrollFault::from_name(&name))
+}
+
+/// The subject common name (CN) of the CSR `der`, when it has a non-blank
+/// one in a string type; `None` also for a CSR that cannot be read.
+pub(crate) fn common_name(der: &[u8]) -> Option<String> {
+    let request = CertificateSigningRequestParams::from_der(&der.to_vec().into()).ok()?;
+    common_name_of(&request.params).filter(|cn| !cn.trim().is_empty())
+}
+
+fn common_name_of(params: &rcgen::CertificateParams) -> Option<String> {
+    params
+        .distinguished_name
+        .get(&DnType::CommonName)
+        .and_then(dn_text)
 }
 
 fn dn_text(value: &DnValue) -> Option<String> {
@@ -278,6 +289,8 @@ enum Kind {
         sent: u64,
         until: Instant,
     },
+    /// Like `Full`, without announcing its length.
+    Unsized(Option<Bytes>),
 }
 
 impl AnswerBody {
@@ -306,6 +319,14 @@ impl AnswerBody {
         }
     }
 
+    /// This body without its length announced (`Full` bodies only).
+    pub(crate) fn without_length(self) -> Self {
+        match self.0 {
+            Kind::Full(data) => Self(Kind::Unsized(data)),
+            other => Self(other),
+        }
+    }
+
     /// The first half of this body, then an abort of `conn`; the length
     /// announced stays the whole body's.
     pub(crate) fn reset(self, conn: Arc<ConnControl>) -> Self {
@@ -329,7 +350,7 @@ impl Body for AnswerBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let data = match &mut self.get_mut().0 {
-            Kind::Full(data) => data.take().filter(|d| !d.is_empty()),
+            Kind::Full(data) | Kind::Unsized(data) => data.take().filter(|d| !d.is_empty()),
             Kind::Trickle { data, at, tick } => {
                 if *at >= data.len() {
                     return Poll::Ready(None);
@@ -384,7 +405,7 @@ impl Body for AnswerBody {
                 let sent = if *half_sent { data.len() / 2 } else { 0 };
                 SizeHint::with_exact((data.len() - sent) as u64)
             }
-            Kind::Endless { .. } => SizeHint::default(),
+            Kind::Endless { .. } | Kind::Unsized(_) => SizeHint::default(),
         }
     }
 }

@@ -87,6 +87,22 @@ struct Args {
     /// SAN) starts with "fault-KIND." (e.g. fault-trickle.example.test).
     #[arg(long)]
     faults_by_csr: bool,
+    /// Send error answers (4xx, 5xx) without a Content-Type header.
+    #[arg(long)]
+    untyped_errors: bool,
+    /// Send 202 answers without Content-Length (HTTP/1.0, the body ending
+    /// at the close of the connection).
+    #[arg(long)]
+    pending_until_close: bool,
+    /// Refuse enrollments whose base64 body does not end with a newline.
+    #[arg(long)]
+    require_final_newline: bool,
+    /// Refuse enrollments sent without Content-Transfer-Encoding: base64.
+    #[arg(long)]
+    require_base64_header: bool,
+    /// Refuse CSRs whose subject has no common name (CN).
+    #[arg(long)]
+    require_cn: bool,
     /// Also listen on this port of 127.0.0.1 and never complete a TLS
     /// handshake there (0 picks a free one).
     #[arg(long, value_name = "PORT")]
@@ -112,6 +128,11 @@ async fn main() -> Result<()> {
         cacerts_extra: args.cacerts_extra,
         by_csr: args.faults_by_csr,
         fault: args.fault,
+        untyped_errors: args.untyped_errors,
+        pending_until_close: args.pending_until_close,
+        require_final_newline: args.require_final_newline,
+        require_base64_header: args.require_base64_header,
+        require_cn: args.require_cn,
     };
     let server = EstServer::start(ServerConfig {
         ca_name: "est-server".into(),

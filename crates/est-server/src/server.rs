@@ -111,6 +111,19 @@ pub struct Faults {
     /// chose wins). The kinds that imitate other knobs
     /// ([`EnrollFault::Status`], [`EnrollFault::Body`], ...) override them.
     pub fault: Option<EnrollFault>,
+    /// Send error answers (4xx, 5xx) without a `Content-Type` header.
+    pub untyped_errors: bool,
+    /// Send 202 answers without `Content-Length`, as HTTP/1.0: their body
+    /// ends where the server closes the connection.
+    pub pending_until_close: bool,
+    /// Refuse (400) an enrollment whose base64 body does not end with a
+    /// newline.
+    pub require_final_newline: bool,
+    /// Refuse (400) an enrollment sent without
+    /// `Content-Transfer-Encoding: base64`.
+    pub require_base64_header: bool,
+    /// Refuse (400) a CSR whose subject has no common name (CN).
+    pub require_cn: bool,
 }
 
 /// How to run a server.
@@ -588,7 +601,10 @@ where
     let control = Arc::clone(&peer.control);
     let service = service_fn(move |request| {
         let (state, peer) = (Arc::clone(&state), peer.clone());
-        async move { Ok::<_, std::convert::Infallible>(handle(request, &state, &peer).await) }
+        async move {
+            let answer = handle(request, &state, &peer).await;
+            Ok::<_, std::convert::Infallible>(shaped(answer, &lock(&state.faults)))
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
     tokio::pin!(conn);
@@ -663,9 +679,32 @@ fn operation(path: &str) -> Option<&str> {
     }
 }
 
+/// `answer` as the framing knobs of `faults` want it: errors without a
+/// `Content-Type` ([`Faults::untyped_errors`]), a 202 ending at the close of
+/// the connection ([`Faults::pending_until_close`]).
+fn shaped(mut answer: Answer, faults: &Faults) -> Answer {
+    let status = answer.status();
+    if faults.untyped_errors && (status.is_client_error() || status.is_server_error()) {
+        answer.headers_mut().remove(CONTENT_TYPE);
+    }
+    if faults.pending_until_close && status == StatusCode::ACCEPTED {
+        // An HTTP/1.0 answer whose body has no announced length is
+        // delimited by the end of the connection.
+        *answer.version_mut() = hyper::Version::HTTP_10;
+        let body = std::mem::replace(answer.body_mut(), AnswerBody::full(Bytes::new()));
+        *answer.body_mut() = body.without_length();
+    }
+    answer
+}
+
 async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> Answer {
     let path = request.uri().path().to_owned();
     let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
+    let transfer_encoding = request
+        .headers()
+        .get("content-transfer-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
     let record = {
         let mut log = lock(&state.log);
         log.push(RequestRecord {
@@ -714,6 +753,18 @@ async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> 
                 Ok(body) => body.to_bytes(),
                 Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
             };
+            if faults.require_base64_header && transfer_encoding.as_deref() != Some("base64") {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Content-Transfer-Encoding: base64 is required",
+                );
+            }
+            if faults.require_final_newline && !body.ends_with(b"\n") {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "the base64 body must end with a newline",
+                );
+            }
             let fault = match faults.by_csr.then(|| fault::from_csr(&body)).flatten() {
                 Some(Ok(fault)) => Some(fault),
                 Some(Err(e)) => {
@@ -856,6 +907,12 @@ fn enroll(state: &State, faults: &Faults, body: &[u8]) -> Answer {
     let Ok(csr) = Base64::decode_vec(&String::from_utf8_lossy(&compact)) else {
         return text(StatusCode::BAD_REQUEST, "the request body is not base64");
     };
+    if faults.require_cn && fault::common_name(&csr).is_none() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "the CSR's subject has no common name (CN)",
+        );
+    }
     if faults.pending_times > 0 {
         let mut pending = lock(&state.pending);
         let seen = pending.entry(csr.clone()).or_insert(0);

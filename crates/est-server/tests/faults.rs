@@ -54,6 +54,17 @@ fn csr(cn: &str, sans: &[&str]) -> String {
     format!("{}\n", Base64::encode_string(request.der()))
 }
 
+/// A base64 CSR (with a final newline) whose subject is empty, with the DNS
+/// SAN `san`.
+fn without_cn(san: &str) -> String {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![san.to_owned()]).unwrap();
+    // rcgen names a subject "rcgen self signed cert" unless told otherwise.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let request = params.serialize_request(&key).unwrap();
+    format!("{}\n", Base64::encode_string(request.der()))
+}
+
 /// A CSR whose CN and only SAN are `name`.
 fn named(name: &str) -> String {
     csr(name, &[name])
@@ -738,4 +749,121 @@ async fn the_binary_applies_fault_and_faults_by_csr() {
     );
     drop(child);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends `request` on a new plain-HTTP connection and reads until the
+/// server closes it (at most [`PROMPT`]): the answer's head and body.
+async fn raw_exchange(server: &EstServer, request: &[u8]) -> (String, String) {
+    let url = server.http_url().unwrap();
+    let mut tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    timeout(PROMPT, tcp.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole head");
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// `raw_enroll` with `Connection: close` and the given extra header lines.
+fn raw_enroll_with(csr: &str, extra: &str) -> Vec<u8> {
+    let plain = String::from_utf8(raw_enroll(csr)).unwrap();
+    plain
+        .replacen(
+            "\r\n\r\n",
+            &format!("\r\nconnection: close\r\n{extra}\r\n"),
+            1,
+        )
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn untyped_errors_have_no_content_type_and_answers_keep_theirs() {
+    let server = start(Faults {
+        untyped_errors: true,
+        require_cn: true,
+        ..Faults::default()
+    })
+    .await;
+    let (head, body) = raw_exchange(&server, &raw_enroll_with(&without_cn("a.test"), "")).await;
+    assert!(head.starts_with("http/1.1 400"), "{head}");
+    assert!(!head.contains("content-type"), "{head}");
+    assert!(body.contains("no common name"), "{body}");
+    let (head, _) = raw_exchange(&server, &raw_enroll_with(&named("a.test"), "")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: application/pkcs7-mime"),
+        "{head}"
+    );
+    all_let_go(&server).await;
+}
+
+#[tokio::test]
+async fn pending_until_close_ends_its_body_with_the_connection() {
+    let server = start(Faults {
+        pending_times: 1,
+        pending_until_close: true,
+        ..Faults::default()
+    })
+    .await;
+    let csr = named("later.example.test");
+    // Without `Connection: close`: the server itself ends the connection.
+    let (head, body) = raw_exchange(&server, &raw_enroll(&csr)).await;
+    assert!(head.starts_with("http/1.0 202"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    assert_eq!(body, "request queued for approval");
+    // The next try is issued as usual, with its length.
+    let (head, _) = raw_exchange(&server, &raw_enroll_with(&csr, "")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-length"), "{head}");
+    all_let_go(&server).await;
+}
+
+#[tokio::test]
+async fn strict_servers_refuse_what_they_require_and_issue_the_rest() {
+    let server = start(Faults {
+        require_final_newline: true,
+        require_base64_header: true,
+        require_cn: true,
+        ..Faults::default()
+    })
+    .await;
+    let cte = "content-transfer-encoding: base64\r\n";
+    let good = named("strict.example.test");
+    let cases = [
+        (good.clone(), cte, "200", ""),
+        (
+            good.clone(),
+            "",
+            "400",
+            "content-transfer-encoding: base64 is required",
+        ),
+        (
+            good.trim_end().to_owned(),
+            cte,
+            "400",
+            "must end with a newline",
+        ),
+        (
+            without_cn("strict.example.test"),
+            cte,
+            "400",
+            "no common name",
+        ),
+    ];
+    for (body, extra, status, why) in cases {
+        let (head, text) = raw_exchange(&server, &raw_enroll_with(&body, extra)).await;
+        assert!(
+            head.starts_with(&format!("http/1.1 {status}")),
+            "{why}: {head}"
+        );
+        assert!(text.to_ascii_lowercase().contains(why), "{why}: {text}");
+    }
+    all_let_go(&server).await;
 }

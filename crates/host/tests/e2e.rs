@@ -900,3 +900,84 @@ async fn revoke_and_trigger_answer_not_supported() {
         .unwrap_err();
     assert!(matches!(err, HandlerError::NotSupported(ref t) if t == "Method not implemented."));
 }
+
+/// A CSR with an empty subject and the DNS SAN `name`.
+fn csr_without_cn(name: &str) -> String {
+    let key = KeyType::EcdsaP256.generate().unwrap();
+    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der())
+}
+
+/// Servers seen in the field: errors without a Content-Type, a 202 whose
+/// body ends at the close of the connection, and enrollments refused
+/// without a final newline, without `Content-Transfer-Encoding: base64` or
+/// without a CN in the CSR.
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_that_frame_and_check_their_own_way_are_met() {
+    let strict = Faults {
+        untyped_errors: true,
+        pending_until_close: true,
+        require_final_newline: true,
+        require_base64_header: true,
+        require_cn: true,
+        ..Faults::default()
+    };
+    let lab = Lab::start(ServerConfig {
+        faults: strict.clone(),
+        ..ServerConfig::default()
+    })
+    .await;
+    let settings = lab.settings(&[]);
+    // What the component sends passes every check of the strict server.
+    let cert = issued(enroll(&settings).await);
+    assert_good_certificate(&cert, &lab);
+    // A CSR without a CN: the server's 400, without a Content-Type, arrives
+    // with the server's words.
+    let refused = host()
+        .enroll(&settings, &csr_without_cn("no-cn.example.test"))
+        .await
+        .unwrap();
+    let shown = detail(&error(refused));
+    assert!(
+        shown.contains("::Rejected(") && shown.contains("status: 400"),
+        "{shown}"
+    );
+    assert!(shown.contains("no common name (CN)"), "{shown}");
+
+    // A 202 without Content-Length, then the certificate through poll.
+    lab.server.set_faults(Faults {
+        pending_times: 1,
+        retry_after: Some("3".into()),
+        ..strict.clone()
+    });
+    let request = csr("close-delimited.example.test");
+    let pending = match host().enroll(&settings, &request).await.unwrap() {
+        Ok(Enrollment::Pending(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(pending.retry_after_seconds, 3);
+    match host()
+        .poll(&settings, "cert-1", &pending.poll_identifier, &request)
+        .await
+        .unwrap()
+    {
+        Ok(PollResult::Issued(cert)) => assert_good_certificate(&cert, &lab),
+        other => panic!("{other:?}"),
+    }
+
+    // Errors without a Content-Type keep their kind and the server's words.
+    for (status, kind) in [(401, "Unauthorized"), (500, "ServerError")] {
+        let text = format!("untyped {status}");
+        lab.server.set_faults(Faults {
+            status: Some((status, text.clone())),
+            ..strict.clone()
+        });
+        let shown = detail(&error(enroll(&settings).await));
+        assert!(shown.contains(&format!("::{kind}(")), "{status}: {shown}");
+        assert!(
+            shown.contains(&format!("status: {status}")) && shown.contains(&text),
+            "{shown}"
+        );
+    }
+}
