@@ -109,6 +109,15 @@ struct Args {
     tls_stall_port: Option<u16>,
 }
 
+/// `println!` that does not panic when stdout is gone (a closed pipe): the
+/// server keeps serving whoever reads its output.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -148,16 +157,16 @@ async fn main() -> Result<()> {
         tls_stall_port: args.tls_stall_port,
     })
     .await?;
-    println!("EST server: {}/.well-known/est/", server.https_url());
+    say!("EST server: {}/.well-known/est/", server.https_url());
     if let Some(url) = server.http_url() {
-        println!("plain HTTP: {url}/.well-known/est/");
+        say!("plain HTTP: {url}/.well-known/est/");
     }
     if let Some(url) = server.tls_stall_url() {
-        println!("TLS handshakes stall: {url}");
+        say!("TLS handshakes stall: {url}");
     }
-    println!("trust anchor: {}", args.trust_anchor_out.display());
+    say!("trust anchor: {}", args.trust_anchor_out.display());
     match args.auth {
-        AuthMode::Basic | AuthMode::Both => println!("HTTP Basic user: {}", args.user),
+        AuthMode::Basic | AuthMode::Both => say!("HTTP Basic user: {}", args.user),
         _ => {}
     }
     if let Some(base) = args.client_identity_out {
@@ -165,13 +174,13 @@ async fn main() -> Result<()> {
         let (cert_path, key_path) = (base.with_extension("pem"), base.with_extension("key"));
         std::fs::write(&cert_path, cert)?;
         std::fs::write(&key_path, key)?;
-        println!(
+        say!(
             "client certificate: {} (key {})",
             cert_path.display(),
             key_path.display()
         );
     }
-    println!("Ctrl-C stops it.");
+    say!("Ctrl-C stops it.");
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     Ok(())

@@ -867,3 +867,42 @@ async fn strict_servers_refuse_what_they_require_and_issue_the_rest() {
     }
     all_let_go(&server).await;
 }
+
+#[tokio::test]
+async fn the_binary_keeps_serving_when_its_output_is_gone() {
+    let dir = std::env::temp_dir().join(format!("est-server-stdout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_est-server"))
+        .args(["--port", &port.to_string(), "--trust-anchor-out"])
+        .arg(dir.join("root.pem"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody will read what it prints: every line meets a closed pipe.
+    drop(child.stdout.take());
+    let deadline = Instant::now() + PROMPT;
+    let served = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Err(format!("the server exited: {status}"));
+        }
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break Ok(());
+        }
+        if Instant::now() > deadline {
+            break Err("the server never listened".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Still up once it has printed everything.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    served.unwrap();
+    assert!(alive, "the server exited after printing to a closed pipe");
+}
