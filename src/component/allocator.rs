@@ -55,7 +55,10 @@ unsafe impl GlobalAlloc for OneShot {
             // SAFETY: not the arena's, so `System` allocated it with `layout`.
             return unsafe { System.realloc(ptr, layout, new_size) };
         };
-        if ARENA.resize_in_place(piece, layout.size(), new_size) {
+        // The most recent piece grows or shrinks where it is; an older one
+        // shrinks where it is too (its tail stays unused until the instance
+        // goes).
+        if ARENA.resize_in_place(piece, layout.size(), new_size) || new_size <= layout.size() {
             return ptr;
         }
         // SAFETY: `GlobalAlloc::realloc`'s caller guarantees the new layout

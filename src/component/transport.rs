@@ -136,9 +136,11 @@ fn start(request: &Request) -> Result<http::FutureIncomingResponse, TransportErr
         let culprit = request
             .headers
             .iter()
-            .find(|(name, value)| fields.append(name, value.as_bytes()).is_err())
-            .map_or("a", |(name, _)| name.as_str());
-        refused(&format!("\"{culprit}\" header"))
+            .find(|(name, value)| fields.append(name, value.as_bytes()).is_err());
+        refused(&culprit.map_or_else(
+            || "headers".to_owned(),
+            |(name, _)| format!("\"{name}\" header"),
+        ))
     })?;
     let outgoing = http::OutgoingRequest::new(headers);
     let method = match request.method {
