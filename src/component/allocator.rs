@@ -4,10 +4,10 @@
 //!
 //! An instance serves one call and its memory is discarded with it, so
 //! freeing is left to that: the arena reuses only the most recent piece
-//! (a growing buffer grows where it is), and a call's pieces take about a
-//! tenth of the cap. A call with more to hold (a body near the 1 MiB cap,
-//! say) continues in the system allocator, which frees and reuses as usual,
-//! so the cap bounds what the arena adds to the instance's memory.
+//! (a growing buffer grows where it is); an enrollment takes about 32 KB of
+//! it. A call with more to hold (a body near the 1 MiB cap, say) continues
+//! in the system allocator, which frees and reuses as usual, so the cap
+//! bounds what the arena adds to the instance's memory.
 
 use crate::arena::Arena;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -25,11 +25,12 @@ struct OneShot;
 #[global_allocator]
 static ALLOCATOR: OneShot = OneShot;
 
+// Not inlined: the allocator is called from everywhere, and one copy of it
+// keeps the component small.
+//
 // SAFETY: every piece comes from the arena (disjoint, aligned as the layout
 // asks, `Arena::alloc`) or from `System`, and goes back to where it came
 // from, told apart by its address.
-// Not inlined: the allocator is called from everywhere, and one copy of it
-// keeps the component small.
 unsafe impl GlobalAlloc for OneShot {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
