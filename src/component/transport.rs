@@ -179,15 +179,15 @@ fn start(request: &Request) -> Result<http::FutureIncomingResponse, TransportErr
     // over, as far as the host takes it without waiting: the request then
     // leaves complete, head and body in one write, instead of its head
     // racing ahead of a body still being written.
-    let mut pending = None;
+    let mut unfinished = None;
     if let Some(body) = body {
         let stream = body.write().map_err(|()| refused("body stream"))?;
-        let rest = write_now(&stream, &request.body);
-        if rest.is_empty() {
-            drop(stream);
-            http::OutgoingBody::finish(body, None).map_err(transport_error)?;
-        } else {
-            pending = Some((body, stream, rest));
+        match write_now(&stream, &request.body) {
+            Ok([]) => {
+                drop(stream);
+                http::OutgoingBody::finish(body, None).map_err(transport_error)?;
+            }
+            rest => unfinished = Some((body, stream, rest)),
         }
     }
     let future = outgoing_handler::handle(outgoing, None).map_err(transport_error)?;
@@ -195,8 +195,8 @@ fn start(request: &Request) -> Result<http::FutureIncomingResponse, TransportErr
     // host cannot deliver the request (connection refused, TLS failure, ...)
     // the body stream closes early; the response future then carries the
     // precise reason, so a write failure is not reported itself.
-    if let Some((body, stream, rest)) = pending {
-        let written = write_all(&stream, rest);
+    if let Some((body, stream, rest)) = unfinished {
+        let written = rest.and_then(|rest| write_all(&stream, rest));
         drop(stream);
         if written.is_ok() {
             http::OutgoingBody::finish(body, None).map_err(transport_error)?;
@@ -207,20 +207,18 @@ fn start(request: &Request) -> Result<http::FutureIncomingResponse, TransportErr
 
 /// Writes what the stream takes of `bytes` without waiting (`check-write`,
 /// then `write` within its permit), and returns the rest.
-fn write_now<'a>(stream: &OutputStream, mut bytes: &'a [u8]) -> &'a [u8] {
+fn write_now<'a>(stream: &OutputStream, mut bytes: &'a [u8]) -> Result<&'a [u8], StreamError> {
     while !bytes.is_empty() {
-        let permitted = match stream.check_write() {
-            Ok(0) | Err(_) => break,
-            Ok(permitted) => permitted,
-        };
-        let n = usize::try_from(permitted).map_or(bytes.len(), |p| p.min(bytes.len()));
-        let (now, later) = bytes.split_at(n);
-        if stream.write(now).is_err() {
+        let permitted = stream.check_write()?;
+        if permitted == 0 {
             break;
         }
+        let n = usize::try_from(permitted).map_or(bytes.len(), |p| p.min(bytes.len()));
+        let (now, later) = bytes.split_at(n);
+        stream.write(now)?;
         bytes = later;
     }
-    bytes
+    Ok(bytes)
 }
 
 /// Reads a response's status, headers and body (at most `max_body` bytes).
@@ -292,18 +290,13 @@ pub(super) fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), S
     if bytes.len() <= ONE_CALL_WRITE {
         return stream.blocking_write_and_flush(bytes);
     }
-    while !bytes.is_empty() {
-        let permitted = stream.check_write()?;
-        if permitted == 0 {
-            stream.subscribe().block();
-            continue;
+    loop {
+        bytes = write_now(stream, bytes)?;
+        if bytes.is_empty() {
+            return stream.blocking_flush();
         }
-        let n = usize::try_from(permitted).map_or(bytes.len(), |p| p.min(bytes.len()));
-        let (now, later) = bytes.split_at(n);
-        stream.write(now)?;
-        bytes = later;
+        stream.subscribe().block();
     }
-    stream.blocking_flush()
 }
 
 /// Adds a chunk read from a body stream to `data`; the first chunk becomes

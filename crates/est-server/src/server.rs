@@ -602,8 +602,9 @@ where
     let service = service_fn(move |request| {
         let (state, peer) = (Arc::clone(&state), peer.clone());
         async move {
-            let answer = handle(request, &state, &peer).await;
-            Ok::<_, std::convert::Infallible>(shaped(answer, &lock(&state.faults)))
+            let faults = lock(&state.faults).clone();
+            let answer = handle(request, &state, &peer, &faults).await;
+            Ok::<_, std::convert::Infallible>(shaped(answer, &faults))
         }
     });
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
@@ -691,13 +692,19 @@ fn shaped(mut answer: Answer, faults: &Faults) -> Answer {
         // An HTTP/1.0 answer whose body has no announced length is
         // delimited by the end of the connection.
         *answer.version_mut() = hyper::Version::HTTP_10;
-        let body = std::mem::replace(answer.body_mut(), AnswerBody::full(Bytes::new()));
-        *answer.body_mut() = body.without_length();
+        return answer.map(AnswerBody::without_length);
     }
     answer
 }
 
-async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> Answer {
+/// The answer to one request under `faults` (the faults as they were when
+/// it arrived).
+async fn handle(
+    request: Request<Incoming>,
+    state: &Arc<State>,
+    peer: &Peer,
+    faults: &Faults,
+) -> Answer {
     let path = request.uri().path().to_owned();
     let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
     let transfer_encoding = request
@@ -722,7 +729,6 @@ async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> 
         });
         log.len() - 1
     };
-    let faults = lock(&state.faults).clone();
     if let Some(delay) = faults.delay {
         tokio::time::sleep(delay).await;
     }
@@ -743,7 +749,7 @@ async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> 
         return answer;
     }
     match (request.method(), op) {
-        (&Method::GET, "cacerts") => cacerts(state, &faults),
+        (&Method::GET, "cacerts") => cacerts(state, faults),
         (&Method::GET, "csrattrs") => text(StatusCode::NO_CONTENT, ""),
         (&Method::POST, "simpleenroll" | "simplereenroll") => {
             let body = match Limited::new(request.into_body(), MAX_REQUEST)
@@ -778,7 +784,7 @@ async fn handle(request: Request<Incoming>, state: &Arc<State>, peer: &Peer) -> 
             match fault {
                 Some(fault) => {
                     lock(&state.log)[record].fault = Some(fault);
-                    faulty_enroll(state, &faults, &body, fault, peer).await
+                    faulty_enroll(state, faults, &body, fault, peer).await
                 }
                 // Signing is CPU work: it runs off the async workers, so
                 // that other connections' answers (a /cacerts sent at the
