@@ -5,6 +5,7 @@
 
 mod native;
 mod sections;
+mod sizes;
 
 use anyhow::{Context, Result, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -90,6 +91,14 @@ struct Args {
     /// allocator (A) against wasmtime's default on-demand one (B), taking turns.
     #[arg(long)]
     ab_pooling: bool,
+    /// Size mode: print the code size of each core module of a component
+    /// (or module) file and its largest functions, then stop (names need
+    /// a build that keeps them: `--profile wasm-profiling`).
+    #[arg(long, value_name = "FILE.wasm")]
+    sizes: Option<PathBuf>,
+    /// How many functions `--sizes` lists per module.
+    #[arg(long, default_value_t = 15)]
+    top: usize,
 }
 
 /// One contender, for `--only`.
@@ -126,6 +135,9 @@ impl est_ca_handler::config::SettingsSource for MapSettings {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.sizes {
+        return sizes::print(path, args.top);
+    }
     if args.soak {
         return soak(&args);
     }
