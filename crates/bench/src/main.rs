@@ -312,7 +312,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     // figures, as in the latency rows below, where the contenders take
     // turns: each figure then pays for caches that the other path used in
     // between, as an enrollment does (back to back, a fresh instance costs
-    // about a third as much).
+    // a fifth to a third as much).
     let (mut bare, mut fixed) = (Vec::new(), Vec::new());
     let (mut one_c, mut one_n) = (Vec::new(), Vec::new());
     for _ in 0..args.samples {
