@@ -142,9 +142,14 @@ pub fn acme_srv_cfg_pairs(text: &str) -> Result<Vec<(String, String)>> {
     Ok(pairs)
 }
 
-/// The key/value pairs of section `name` (lower case) of an INI text.
+/// The key/value pairs of section `name` (lower case) of an INI text. As
+/// in acme2certifier's `ConfigParser(interpolation=None)`, `#` and `;`
+/// start a comment only at the start of a line: within a value (a
+/// password, a JSON `proxy_server_list`) they are part of it.
 fn ini_section(text: &str, name: &str) -> Result<Option<Vec<(String, String)>>> {
-    let mut ini = configparser::ini::Ini::new();
+    let mut defaults = configparser::ini::IniDefault::default();
+    defaults.enable_inline_comments = false;
+    let mut ini = configparser::ini::Ini::new_from_defaults(defaults);
     let map = ini
         .read(text.to_owned())
         .map_err(|e| anyhow::anyhow!("not an INI file: {e}"))?;
@@ -222,6 +227,24 @@ mod tests {
         );
         let err = cahandler_section("[Other]\na: b\n").unwrap_err();
         assert!(err.to_string().contains("no [CAhandler] section"), "{err}");
+    }
+
+    #[test]
+    fn hashes_and_semicolons_inside_values_are_kept_as_configparser_does() {
+        let text = "[DEFAULT]\nproxy_server_list: {\"#x\": \"http://u:p;w#1@proxy:1\"}\n[CAhandler]\n; a comment\n  # another\nest_password: pa#ss;word # not a comment\n";
+        let pairs = acme_srv_cfg_pairs(text).unwrap();
+        assert!(
+            pairs.contains(&("est_password".into(), "pa#ss;word # not a comment".into())),
+            "{pairs:?}"
+        );
+        assert!(
+            pairs.contains(&(
+                proxy::KEY.into(),
+                r##"{"#x": "http://u:p;w#1@proxy:1"}"##.into()
+            )),
+            "{pairs:?}"
+        );
+        assert_eq!(pairs.len(), 2, "{pairs:?}");
     }
 
     #[test]
