@@ -3,6 +3,7 @@
 //! floor's. TLS comes from [`crate::tls`]; the TLS failures its
 //! connections meet are kept ([`TlsFailures`]).
 
+use crate::proxy::{Proxy, ProxyConnector};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
@@ -23,9 +24,10 @@ pub const POOL_IDLE: Duration = Duration::from_secs(30);
 /// The most idle connections kept open to the EST server.
 pub const POOL_MAX_IDLE: usize = 64;
 
-/// The connector under [`pooled_client`]: TCP (no Nagle) then, for
-/// `https`, the host's TLS, its connections watched for TLS failures.
-pub type Connector = Watching<HttpsConnector<HttpConnector>>;
+/// The connector under [`pooled_client`]: TCP (no Nagle), through a
+/// proxy's tunnel when there is one ([`crate::proxy`]), then, for `https`,
+/// the host's TLS, its connections watched for TLS failures.
+pub type Connector = Watching<HttpsConnector<ProxyConnector>>;
 
 /// The latest TLS failure (an alert from the server, a refused
 /// certificate) any connection of one client met, and when.
@@ -196,6 +198,23 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    pooled_client_via(tls, connect_timeout, failures, None)
+}
+
+/// Like [`pooled_client`], its connections tunnelled through `proxy` when
+/// given (`CONNECT`, answered within `connect_timeout`), TLS running end to
+/// end through the tunnel.
+pub fn pooled_client_via<B>(
+    tls: ClientConfig,
+    connect_timeout: Duration,
+    failures: TlsFailures,
+    proxy: Option<Proxy>,
+) -> Client<Connector, B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -204,7 +223,7 @@ where
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(tcp);
+        .wrap_connector(ProxyConnector::new(tcp, proxy, connect_timeout));
     let connector = Watching {
         inner: connector,
         failures,

@@ -25,7 +25,8 @@
 //! types), [`state`] (one call's store: WASI, `wasi:config/store`, memory
 //! caps, stderr), [`settings`] (the `[CAhandler]` keys and what the host
 //! derives from them), [`outbound`] (the one destination allowed and the
-//! `wasi:http` hook), [`client`] (pooled connections), [`tls`] (the whole
+//! `wasi:http` hook), [`client`] (pooled connections), [`proxy`]
+//! (`proxy_server_list` and the `CONNECT` tunnel), [`tls`] (the whole
 //! TLS policy), [`pem`] (splitting PEM certificates), [`report`] (what a
 //! person reads: certificate summaries, chain checks, explained errors),
 //! [`serve`] (the HTTP API), [`limits`] (instances, deadlines and
@@ -40,6 +41,7 @@ pub mod limits;
 pub mod metrics;
 pub mod outbound;
 pub mod pem;
+pub mod proxy;
 pub mod report;
 pub mod request_id;
 pub mod serve;
@@ -232,7 +234,7 @@ impl Host {
     /// ([`Host::call_time_limit`], else [`LimitExceeded::Timeout`], the
     /// instance dropped). The component's stderr lines are logged as
     /// warnings, also when the deadline cut the call off.
-    async fn with_instance<T>(
+    async fn with_instance<T: proxy::ThroughProxy>(
         &self,
         settings: &Settings,
         call: impl AsyncFnOnce(&mut Store<State>, &CaHandler) -> wasmtime::Result<T>,
@@ -248,6 +250,10 @@ impl Host {
         .await;
         drop(store);
         state::log_stderr(&stderr);
+        let result = match settings.proxy() {
+            Some(proxy) => result.map(|outcome| outcome.through_proxy(&proxy)),
+            None => result,
+        };
         result.map_err(|e| match e.downcast_ref::<LimitExceeded>() {
             Some(limit) => {
                 tracing::warn!("{limit}");

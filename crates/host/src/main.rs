@@ -406,6 +406,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             match host.handler_check(&settings).await? {
                 Ok(warnings) => {
                     println!("configuration: OK");
+                    if let Some(proxy) = settings.proxy() {
+                        println!("proxy: {proxy} (from proxy_server_list)");
+                    }
                     for warning in warnings {
                         println!("warning: {warning}");
                     }

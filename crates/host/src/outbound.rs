@@ -7,7 +7,8 @@
 //! [`crate::tls`]'s; connections come from [`crate::client`].
 
 use crate::State;
-use crate::client::{Connector, TlsFailures, pooled_client, tls_error_in};
+use crate::client::{Connector, TlsFailures, pooled_client_via, tls_error_in};
+use crate::proxy::Proxy;
 use crate::tls;
 use anyhow::Result;
 use est_ca_handler::config::{CaBundle, Config, Scheme};
@@ -46,24 +47,43 @@ struct Destination {
     verify_tls: bool,
     /// `request_timeout`: the bound on connecting and on each exchange.
     timeout: Duration,
+    /// The proxy whose tunnels carry the connections (`proxy_server_list`).
+    proxy: Option<Proxy>,
 }
 
 impl Outbound {
     /// Allows `est_host` of a valid configuration, with its TLS client
     /// ([`tls::client_config`]). Fails when TLS material cannot be loaded.
     pub fn new(config: &Config) -> Result<Self> {
+        Self::with_proxy(config, None)
+    }
+
+    /// Like [`Outbound::new`], its connections tunnelled through `proxy`
+    /// when given; the component may still reach `est_host` only.
+    pub fn with_proxy(config: &Config, proxy: Option<Proxy>) -> Result<Self> {
         let timeout = Duration::from_secs(config.request_timeout_secs.into());
         let tls_failures = TlsFailures::default();
         Ok(Self {
             destination: Some(Destination {
                 scheme: config.url.scheme,
                 authority: with_port(config.url.scheme, &config.url.authority),
-                client: pooled_client(tls::client_config(config)?, timeout, tls_failures.clone()),
+                client: pooled_client_via(
+                    tls::client_config(config)?,
+                    timeout,
+                    tls_failures.clone(),
+                    proxy.clone(),
+                ),
                 tls_failures,
                 verify_tls: config.ca_bundle != CaBundle::Disabled,
                 timeout,
+                proxy,
             }),
         })
+    }
+
+    /// The proxy the connections go through, if any.
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.destination.as_ref()?.proxy.as_ref()
     }
 
     /// Allows nothing (for an invalid configuration).
@@ -146,6 +166,9 @@ fn with_port(scheme: Scheme, authority: &str) -> String {
 fn client_error_code(err: &hyper_util::client::legacy::Error) -> HttpError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
+        if let Some(proxy) = current.downcast_ref::<crate::proxy::ProxyError>() {
+            return proxy.error_code();
+        }
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
             return tls_error_code(tls);
         }

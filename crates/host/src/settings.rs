@@ -4,6 +4,7 @@
 //! derived from them. Built once, used for every call.
 
 use crate::outbound::Outbound;
+use crate::proxy::{self, ProxyList};
 use anyhow::{Context, Result};
 use est_ca_handler::config::{Config, DEFAULT_REQUEST_TIMEOUT_SECS};
 use std::collections::BTreeMap;
@@ -44,10 +45,17 @@ impl Settings {
         K: Into<String>,
         V: Into<String>,
     {
-        let values: BTreeMap<String, String> = pairs
+        let mut values: BTreeMap<String, String> = pairs
             .into_iter()
             .map(|(k, v)| (k.into().to_ascii_lowercase(), v.into()))
             .collect();
+        // The proxy is the host's business: the component never sees it.
+        let proxies = match values.remove(proxy::KEY) {
+            Some(text) if !text.trim().is_empty() => {
+                Some(ProxyList::parse(&text).map_err(anyhow::Error::msg)?)
+            }
+            _ => None,
+        };
         // Only the variables the configuration names, never the whole environment.
         let env_vars: Vec<(String, String)> = values
             .iter()
@@ -61,10 +69,17 @@ impl Settings {
             env_vars: &env_vars,
         };
         let (outbound, timeout_secs) = match Config::load(&view) {
-            Ok(config) => (
-                Outbound::new(&config).context("configuration")?,
-                config.request_timeout_secs,
-            ),
+            Ok(config) => {
+                let host = proxy::host_of(&config.url.authority);
+                let proxy = match &proxies {
+                    Some(list) => list.select(host).map_err(anyhow::Error::msg)?,
+                    None => None,
+                };
+                (
+                    Outbound::with_proxy(&config, proxy).context("configuration")?,
+                    config.request_timeout_secs,
+                )
+            }
             // The component reports configuration errors itself.
             Err(_) => (Outbound::deny_all(), DEFAULT_REQUEST_TIMEOUT_SECS),
         };
@@ -83,12 +98,20 @@ impl Settings {
         self.request_timeout
     }
 
+    /// The proxy that carries the connections to `est_host`, chosen from
+    /// `proxy_server_list` ([`crate::proxy`]), as `http://host:port`
+    /// (never with its credentials); `None` when they go direct.
+    pub fn proxy(&self) -> Option<String> {
+        self.outbound.proxy().map(ToString::to_string)
+    }
+
     /// Settings from the `[CAhandler]` section of an acme2certifier
-    /// `acme_srv.cfg`, with `overrides` applied on top.
+    /// `acme_srv.cfg` and its `[DEFAULT]` `proxy_server_list`, with
+    /// `overrides` applied on top.
     pub fn from_acme_srv_cfg(path: &Path, overrides: &[(String, String)]) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut pairs = cahandler_section(&text).with_context(|| format!("{}", path.display()))?;
+        let mut pairs = acme_srv_cfg_pairs(&text).with_context(|| format!("{}", path.display()))?;
         pairs.extend(overrides.iter().cloned());
         Self::from_pairs(pairs)
     }
@@ -97,17 +120,45 @@ impl Settings {
 /// The key/value pairs of the `[CAhandler]` section of an INI text, as
 /// Python's configparser reads them (keys lower-cased, `=` or `:`).
 pub fn cahandler_section(text: &str) -> Result<Vec<(String, String)>> {
-    let mut ini = configparser::ini::Ini::new();
+    ini_section(text, "cahandler")?.context("it has no [CAhandler] section")
+}
+
+/// What the host reads of an acme_srv.cfg: the `[CAhandler]` pairs, and
+/// `proxy_server_list` from `[DEFAULT]`, where acme2certifier reads it (one
+/// under `[CAhandler]` is ignored there, and here, with a warning).
+pub fn acme_srv_cfg_pairs(text: &str) -> Result<Vec<(String, String)>> {
+    let mut pairs = cahandler_section(text)?;
+    if pairs.iter().any(|(k, _)| k == proxy::KEY) {
+        tracing::warn!(
+            "acme_srv.cfg: {} belongs under [DEFAULT], where acme2certifier reads it; the one under [CAhandler] is ignored",
+            proxy::KEY
+        );
+        pairs.retain(|(k, _)| k != proxy::KEY);
+    }
+    let defaults = ini_section(text, "default")?.unwrap_or_default();
+    if let Some(list) = defaults.into_iter().find(|(k, _)| k == proxy::KEY) {
+        pairs.insert(0, list);
+    }
+    Ok(pairs)
+}
+
+/// The key/value pairs of section `name` (lower case) of an INI text. As
+/// in acme2certifier's `ConfigParser(interpolation=None)`, `#` and `;`
+/// start a comment only at the start of a line: within a value (a
+/// password, a JSON `proxy_server_list`) they are part of it.
+fn ini_section(text: &str, name: &str) -> Result<Option<Vec<(String, String)>>> {
+    let mut defaults = configparser::ini::IniDefault::default();
+    defaults.enable_inline_comments = false;
+    let mut ini = configparser::ini::Ini::new_from_defaults(defaults);
     let map = ini
         .read(text.to_owned())
         .map_err(|e| anyhow::anyhow!("not an INI file: {e}"))?;
-    let section = map
-        .get("cahandler")
-        .context("it has no [CAhandler] section")?;
-    Ok(section
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-        .collect())
+    Ok(map.get(name).map(|section| {
+        section
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .collect()
+    }))
 }
 
 /// The settings as the handler's configuration code reads them (the same
@@ -176,6 +227,101 @@ mod tests {
         );
         let err = cahandler_section("[Other]\na: b\n").unwrap_err();
         assert!(err.to_string().contains("no [CAhandler] section"), "{err}");
+    }
+
+    #[test]
+    fn hashes_and_semicolons_inside_values_are_kept_as_configparser_does() {
+        let text = "[DEFAULT]\nproxy_server_list: {\"#x\": \"http://u:p;w#1@proxy:1\"}\n[CAhandler]\n; a comment\n  # another\nest_password: pa#ss;word # not a comment\n";
+        let pairs = acme_srv_cfg_pairs(text).unwrap();
+        assert!(
+            pairs.contains(&("est_password".into(), "pa#ss;word # not a comment".into())),
+            "{pairs:?}"
+        );
+        assert!(
+            pairs.contains(&(
+                proxy::KEY.into(),
+                r##"{"#x": "http://u:p;w#1@proxy:1"}"##.into()
+            )),
+            "{pairs:?}"
+        );
+        assert_eq!(pairs.len(), 2, "{pairs:?}");
+    }
+
+    #[test]
+    fn proxy_server_list_is_read_from_default_as_acme2certifier_does() {
+        let text = "[DEFAULT]\nproxy_server_list: {\"^est\\\\.corp$\": \"http://u:pw@proxy.corp:3128\"}\n\n[CAhandler]\nest_host: https://est.corp\nproxy_server_list: {\"*\": \"http://ignored:1\"}\n";
+        let pairs = acme_srv_cfg_pairs(text).unwrap();
+        let lists: Vec<&String> = pairs
+            .iter()
+            .filter(|(k, _)| k == proxy::KEY)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(
+            lists,
+            [r#"{"^est\\.corp$": "http://u:pw@proxy.corp:3128"}"#]
+        );
+        assert!(pairs.contains(&("est_host".into(), "https://est.corp".into())));
+        let without = acme_srv_cfg_pairs("[CAhandler]\nest_host: https://est.corp\n").unwrap();
+        assert!(without.iter().all(|(k, _)| k != proxy::KEY));
+    }
+
+    #[test]
+    fn the_proxy_is_the_hosts_and_never_the_components() {
+        let settings = Settings::from_pairs([
+            ("est_host", "https://est.corp:8443"),
+            ("est_user", "u"),
+            ("est_password", "p"),
+            (
+                "Proxy_Server_List",
+                r#"{"corp$": "http://user:pr0xy-pw@proxy.corp:3128", "*": null}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(settings.proxy().as_deref(), Some("http://proxy.corp:3128"));
+        assert!(!settings.config_values.contains_key(proxy::KEY));
+        assert!(
+            settings
+                .config_values
+                .values()
+                .all(|v| !v.contains("pr0xy-pw"))
+        );
+        let direct = Settings::from_pairs([
+            ("est_host", "https://est.test"),
+            ("est_user", "u"),
+            ("est_password", "p"),
+            (
+                "proxy_server_list",
+                r#"{"corp$": "http://proxy.corp:3128"}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(direct.proxy(), None);
+        let empty =
+            Settings::from_pairs([("est_host", "https://est.test"), ("proxy_server_list", " ")]);
+        assert!(empty.unwrap().proxy().is_none());
+    }
+
+    #[test]
+    fn an_unusable_proxy_server_list_is_a_configuration_error() {
+        for (list, words) in [
+            ("{not json", "proxy_server_list is not a JSON object"),
+            (
+                r#"{"est$": "socks5://u:pr0xy-pw@socks.test:1080"}"#,
+                "socks5:// proxy",
+            ),
+        ] {
+            let err = Settings::from_pairs([
+                ("est_host", "https://est.test"),
+                ("est_user", "u"),
+                ("est_password", "p"),
+                ("proxy_server_list", list),
+            ])
+            .err()
+            .expect("refused");
+            let text = format!("{err:#}");
+            assert!(text.contains(words), "{text}");
+            assert!(!text.contains("pr0xy-pw"), "{text}");
+        }
     }
 
     #[test]
