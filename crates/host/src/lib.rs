@@ -36,6 +36,7 @@
 pub mod bindings;
 pub mod client;
 pub mod demo;
+pub mod files;
 pub mod limits;
 pub mod metrics;
 pub mod outbound;
