@@ -37,6 +37,7 @@
 pub mod bindings;
 pub mod client;
 pub mod demo;
+pub mod files;
 pub mod limits;
 pub mod metrics;
 pub mod outbound;

@@ -193,13 +193,22 @@ fn client_error_code(err: &hyper_util::client::legacy::Error) -> HttpError {
     }
 }
 
-/// The `wasi:http` error for an I/O failure, looking inside for TLS errors.
+/// The `wasi:http` error for an I/O failure, looking inside for TLS errors
+/// and for the innermost I/O error: the TLS connector wraps a failed
+/// handshake's I/O error (a reset, an early close) in one of kind `Other`.
 fn io_error_code(err: &std::io::Error) -> HttpError {
     if let Some(tls) = tls_error_in(err) {
         return tls_error_code(tls);
     }
+    let mut innermost = err;
+    while let Some(inner) = innermost
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+    {
+        innermost = inner;
+    }
     use std::io::ErrorKind as K;
-    match err.kind() {
+    match innermost.kind() {
         K::ConnectionRefused => HttpError::ConnectionRefused,
         K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
             HttpError::ConnectionTerminated
@@ -513,5 +522,82 @@ mod tests {
         );
         let refused = io_error_code(&std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert!(matches!(refused, HttpError::ConnectionRefused));
+    }
+
+    #[test]
+    fn a_reset_inside_the_tls_connectors_error_is_a_reset() {
+        // As the TLS connector reports a failed handshake: the I/O error
+        // inside one of kind `Other`.
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let wrapped = std::io::Error::other(std::io::Error::new(kind, "during the handshake"));
+            let code = io_error_code(&wrapped);
+            assert!(matches!(code, HttpError::ConnectionTerminated), "{code:?}");
+        }
+        let other = io_error_code(&std::io::Error::other("something else"));
+        assert!(matches!(other, HttpError::InternalError(_)), "{other:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_reset_during_the_tls_handshake_is_reported_as_connection_reset() {
+        use tokio::io::AsyncReadExt;
+        // Reads each connection's ClientHello, then resets it (SO_LINGER 0).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let resets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = tokio::spawn({
+            let resets = Arc::clone(&resets);
+            async move {
+                while let Ok((mut tcp, _)) = listener.accept().await {
+                    let mut header = [0u8; 5];
+                    if tcp.read_exact(&mut header).await.is_err() || header[0] != 22 {
+                        continue; // not a TLS handshake record
+                    }
+                    let mut hello = vec![0u8; u16::from_be_bytes([header[3], header[4]]).into()];
+                    if tcp.read_exact(&mut hello).await.is_ok() {
+                        tcp.set_zero_linger().unwrap();
+                        resets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        let settings = Settings::from_pairs([
+            ("est_host", format!("https://127.0.0.1:{port}")),
+            ("est_user", "estuser".to_owned()),
+            ("est_password", "estpwd".to_owned()),
+            ("ca_bundle", "False".to_owned()),
+        ])
+        .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["reset.test".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "reset.test");
+        let csr = Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der());
+        let result = Host::embedded()
+            .unwrap()
+            .enroll(&settings, &csr)
+            .await
+            .unwrap();
+        server.abort();
+        assert!(resets.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        match result {
+            Err(HandlerError::Transport(failure)) => {
+                assert!(
+                    matches!(failure.cause, TransportCause::ConnectionReset),
+                    "{failure:?}"
+                );
+                assert!(
+                    failure
+                        .detail
+                        .contains("the connection was closed by the server"),
+                    "{}",
+                    failure.detail
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -106,11 +106,12 @@ impl Settings {
     }
 
     /// Settings from the `[CAhandler]` section of an acme2certifier
-    /// `acme_srv.cfg` and its `[DEFAULT]` `proxy_server_list`, with
-    /// `overrides` applied on top.
+    /// `acme_srv.cfg` (a regular file of at most
+    /// [`crate::files::MAX_OPERATOR_FILE`] bytes) and its `[DEFAULT]`
+    /// `proxy_server_list`, with `overrides` applied on top.
     pub fn from_acme_srv_cfg(path: &Path, overrides: &[(String, String)]) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = String::from_utf8(crate::files::read_operator_file(path)?)
+            .map_err(|_| anyhow::anyhow!("cannot read {}: it is not UTF-8 text", path.display()))?;
         let mut pairs = acme_srv_cfg_pairs(&text).with_context(|| format!("{}", path.display()))?;
         pairs.extend(overrides.iter().cloned());
         Self::from_pairs(pairs)
@@ -321,6 +322,40 @@ mod tests {
             let text = format!("{err:#}");
             assert!(text.contains(words), "{text}");
             assert!(!text.contains("pr0xy-pw"), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_acme_srv_cfg_that_is_not_a_regular_file_is_refused_at_once() {
+        use crate::files::tests::{fifo, scratch_dir, within_10_s};
+        let dir = scratch_dir("acme-srv-cfg");
+        let fifo = fifo(&dir, "acme_srv.cfg");
+        let huge = dir.join("huge.cfg");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(1 << 31)
+            .unwrap();
+        let binary = dir.join("binary.cfg");
+        std::fs::write(&binary, b"[CAhandler]\nest_host: \xff\n").unwrap();
+        // The FIFO first: the read that never ends.
+        for (path, problem) in [
+            (fifo, "it is a FIFO, not a regular file"),
+            (dir.clone(), "it is a directory, not a regular file"),
+            (
+                huge,
+                "it has 2147483648 bytes, more than the 1048576 allowed",
+            ),
+            (
+                "/dev/zero".into(),
+                "it is a character device, not a regular file",
+            ),
+            (binary, "it is not UTF-8 text"),
+        ] {
+            let shown = path.display().to_string();
+            let err = within_10_s(move || Settings::from_acme_srv_cfg(&path, &[]).map(|_| ()))
+                .expect_err("the file is refused");
+            let text = format!("{err:#}");
+            assert_eq!(text, format!("cannot read {shown}: {problem}"));
         }
     }
 

@@ -4,12 +4,14 @@
 //! verification when it is `False`; the client identity from
 //! `est_client_cert` + `est_client_key` or a PKCS#12 `est_client_cert` with
 //! `cert_passphrase`), reading PEM certificate files, and verifying a
-//! certificate chain up to given trust anchors.
+//! certificate chain up to given trust anchors. Every file is read with
+//! [`crate::files::read_operator_file`]: regular files of bounded size.
 //!
 //! The component's outgoing requests ([`crate::outbound`]), the chain
 //! check of [`crate::report::verify_chain`] and the benchmark's native
 //! floor all take their TLS from here.
 
+use crate::files::read_operator_file;
 use crate::pem;
 use anyhow::{Context, Result, anyhow};
 use est_ca_handler::config::{Auth, CaBundle, ClientKey, Config};
@@ -68,9 +70,10 @@ fn webpki_roots() -> RootCertStore {
 }
 
 /// The certificates of a PEM file, in order; an error naming the file when
-/// it cannot be read or holds no certificate.
+/// it cannot be read (or is not a regular file of at most
+/// [`crate::files::MAX_OPERATOR_FILE`] bytes) or holds no certificate.
 pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data = read_operator_file(path)?;
     let certs = pem::certificates(&data).with_context(|| format!("{}", path.display()))?;
     Ok(certs.into_iter().map(CertificateDer::from).collect())
 }
@@ -102,13 +105,15 @@ fn client_identity(
         ClientKey::PemFile(key_file) => {
             let chain = read_certificates(cert_file)
                 .with_context(|| format!("est_client_cert {}", cert_file.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key_file)
+            let pem = read_operator_file(Path::new(key_file))
+                .with_context(|| format!("est_client_key {key_file}"))?;
+            let key = PrivateKeyDer::from_pem_slice(&pem)
                 .map_err(|e| anyhow!("est_client_key {key_file}: no usable private key ({e})"))?;
             Ok((chain, key))
         }
         ClientKey::Pkcs12 { passphrase } => {
-            let data = std::fs::read(cert_file)
-                .with_context(|| format!("cannot read est_client_cert {}", cert_file.display()))?;
+            let data = read_operator_file(cert_file)
+                .with_context(|| format!("est_client_cert {}", cert_file.display()))?;
             let store = p12_keystore::KeyStore::from_pkcs12(
                 &data,
                 passphrase.expose(),
@@ -311,6 +316,77 @@ mod tests {
         assert!(
             format!("{missing:#}").contains("cannot read /nonexistent/ca.pem"),
             "{missing:#}"
+        );
+    }
+
+    /// `client_config(config)`'s error, within 10 s.
+    fn refused_within_10_s(config: Config) -> String {
+        let outcome = crate::files::tests::within_10_s(move || client_config(&config).map(|_| ()));
+        format!("{:#}", outcome.expect_err("the configuration is refused"))
+    }
+
+    #[test]
+    fn tls_files_that_are_not_regular_files_are_refused_at_once() {
+        let dir = crate::files::tests::scratch_dir("tls-special");
+        let fifo = crate::files::tests::fifo(&dir, "anchors.pem");
+        let huge = dir.join("huge.pem");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(1 << 31)
+            .unwrap();
+        // The FIFO first: the read that never ends.
+        for (path, problem) in [
+            (fifo.clone(), "it is a FIFO, not a regular file"),
+            (dir.clone(), "it is a directory, not a regular file"),
+            (huge, "bytes, more than the 1048576 allowed"),
+            ("/dev/zero".into(), "it is a character device"),
+        ] {
+            let shown = path.display().to_string();
+            let text = refused_within_10_s(basic(&shown));
+            assert!(
+                text.starts_with(&format!("ca_bundle {shown}: cannot read {shown}: "))
+                    && text.contains(problem),
+                "{text}"
+            );
+        }
+
+        let (ca, leaf) = ca_and_server("client.test");
+        let cert = scratch("special-client.pem", leaf.pem().as_bytes());
+        let anchors = scratch("special-anchors.pem", ca.pem().as_bytes());
+        let text = refused_within_10_s(config(&[
+            ("est_host", "https://est.test"),
+            ("est_client_cert", &cert.display().to_string()),
+            ("est_client_key", &fifo.display().to_string()),
+            ("ca_bundle", &anchors.display().to_string()),
+        ]));
+        assert!(
+            text.starts_with(&format!("est_client_key {}", fifo.display()))
+                && text.contains("it is a FIFO"),
+            "{text}"
+        );
+        for (cert_file, problem) in [(&fifo, "a FIFO"), (&dir, "a directory")] {
+            let shown = cert_file.display().to_string();
+            let text = refused_within_10_s(config(&[
+                ("est_host", "https://est.test"),
+                ("est_client_cert", &shown),
+                ("cert_passphrase", "p12-Secret"),
+                ("ca_bundle", &anchors.display().to_string()),
+            ]));
+            assert!(
+                text.starts_with(&format!("est_client_cert {shown}")) && text.contains(problem),
+                "{text}"
+            );
+            assert!(!text.contains("p12-Secret"), "{text}");
+        }
+        let text = refused_within_10_s(config(&[
+            ("est_host", "https://est.test"),
+            ("est_client_cert", "/dev/zero"),
+            ("cert_passphrase", "p12-Secret"),
+            ("ca_bundle", &anchors.display().to_string()),
+        ]));
+        assert!(
+            text.starts_with("est_client_cert /dev/zero") && text.contains("character device"),
+            "{text}"
         );
     }
 

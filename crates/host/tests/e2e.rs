@@ -144,6 +144,7 @@ fn openssl_verify(cert: &Certificate, lab: &Lab) {
     let (leaf, chain) = pems.split_first().expect("the bundle is not empty");
     let leaf = lab.file("leaf.pem", leaf);
     let chain = lab.file("chain.pem", chain.concat());
+    common::tools::require_openssl();
     let output = std::process::Command::new("openssl")
         .args([
             "verify",

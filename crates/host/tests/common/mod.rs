@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod python;
+pub mod tools;
 
 use est_ca_host::{Host, Settings};
 use est_server::{EstServer, Faults, ServerConfig};

@@ -2,7 +2,9 @@
 //! run Python (`tests/acme2certifier.rs`, `tests/secrets.rs`).
 //!
 //! The Python packages (pinned in the module's `requirements-test.txt`) go
-//! into a virtualenv under cargo's target directory, made on first use.
+//! into a virtualenv under cargo's target directory, made on first use (by
+//! one test process at a time; a missing `python3` or `venv` is named at
+//! once, see [`super::tools`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,14 +28,16 @@ pub async fn venv() -> PathBuf {
     let requirements = module_dir().join("requirements-test.txt");
     let stamp = venv.join("requirements.installed");
     let wanted = std::fs::read_to_string(&requirements).unwrap();
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+    let installed = || std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str());
+    if installed() {
         return venv;
     }
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        120,
-    )
-    .await;
+    std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let _turn = super::tools::lock(&venv.with_extension("lock")).await;
+    if installed() {
+        return venv;
+    }
+    super::tools::make_venv(&venv).await;
     run(
         Command::new(&python)
             .args([
