@@ -61,7 +61,8 @@ struct Args {
     /// `--ca-handler` names a binary).
     #[arg(long)]
     soak: bool,
-    /// Enrollments in the soak (the first tenth is the warm-up).
+    /// Enrollments in the soak (`serve`'s RSS is read after 10%, 25%, 50%,
+    /// 75% and 100% of them).
     #[arg(long, default_value_t = 10_000)]
     soak_total: usize,
     /// Enrollments in flight at once in the soak.
@@ -641,10 +642,9 @@ fn soak(args: &Args) -> Result<()> {
             .map(|n| n.get())
             .unwrap_or(0);
         let section = format!(
-            "{SOAK_HEADING}\n\nProduced by `cargo run --release -p est-bench -- --soak --soak-total {total} --soak-concurrency {concurrency} --markdown BENCHMARKS.md` on this project's build machine ({cores} cores, shared with other work); regenerate, never edit by hand.\nA keep-alive HTTP client (hyper) posts {total} distinct pre-generated CSRs to `POST /enroll` of the release `ca-handler serve` (a separate process, a fresh component instance per request), {concurrency} at a time; the component enrolls each against the local EST server (ECDSA P-256 CA, HTTP Basic, TLS 1.3) in the benchmark's process on 127.0.0.1. Latency and throughput cover all {total} enrollments; RSS is `serve`'s `VmRSS`, read after the first {warmup} (warm-up) and after the last.\n\n{table}\n",
+            "{SOAK_HEADING}\n\nProduced by `cargo run --release -p est-bench -- --soak --soak-total {total} --soak-concurrency {concurrency} --markdown BENCHMARKS.md` on this project's build machine ({cores} cores, shared with other work); regenerate, never edit by hand.\nA keep-alive HTTP client (hyper) posts {total} distinct pre-generated CSRs to `POST /enroll` of the release `ca-handler serve` (a separate process, a fresh component instance per request), {concurrency} at a time; the component enrolls each against the local EST server (ECDSA P-256 CA, HTTP Basic, TLS 1.3) in the benchmark's process on 127.0.0.1. Latency and throughput cover all {total} enrollments; RSS is `serve`'s `VmRSS`, read after 10%, 25%, 50%, 75% and all of the enrollments; its trend is the least-squares slope through the readings from half-way on.\n\n{table}\n",
             total = report.total,
             concurrency = report.concurrency,
-            warmup = report.warmup,
             table = report.markdown(),
         );
         let old = std::fs::read_to_string(path).unwrap_or_default();

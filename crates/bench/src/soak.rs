@@ -8,9 +8,16 @@
 //! is given as a child process (the EST password and the API token reach it
 //! through environment variables named by `*_variable` keys, never on its
 //! command line). It pre-generates every CSR before the clock starts, runs
-//! a warm-up share of the enrollments, reads the child's resident set size
-//! (`VmRSS` in `/proc/<pid>/status`), runs the rest, reads it again, and
-//! stops the child (which is also killed if the driver fails or panics).
+//! the enrollments in shares ([`SoakOptions::rss_points`]: by default 10%,
+//! 25%, 50%, 75% and 100% of them), reads the child's resident set size
+//! (`VmRSS` in `/proc/<pid>/status`) after each, and stops the child (which
+//! is also killed if the driver fails or panics).
+//!
+//! A leak shows as a steady rise of the RSS; the warm-up of the allocator,
+//! the connection pools and wasmtime's instance memory as a rise that
+//! levels off. So the RSS is judged by its trend over the second half of
+//! the run ([`SoakReport::rss_trend`], a least-squares slope over the
+//! readings from half-way on), not by one reading against another.
 
 use anyhow::{Context, Result, bail};
 use est_server::{EstServer, KeyType, ServerConfig};
@@ -36,8 +43,9 @@ pub struct SoakOptions {
     pub total: usize,
     /// Enrollments in flight at once.
     pub concurrency: usize,
-    /// Enrollments before the warm RSS reading (part of `total`).
-    pub warmup: usize,
+    /// When to read `serve`'s RSS: after these percentages of `total` are
+    /// done (from 1 to 100; 100 is always read).
+    pub rss_points: Vec<u32>,
     /// The longest `serve` may take to answer `GET /health` (it compiles the
     /// component first unless wasmtime's cache has it).
     pub startup_timeout: Duration,
@@ -46,17 +54,93 @@ pub struct SoakOptions {
 }
 
 impl SoakOptions {
-    /// `total` enrollments at `concurrency`, the first tenth as warm-up.
+    /// `total` enrollments at `concurrency`, the RSS read after 10%, 25%,
+    /// 50%, 75% and 100% of them.
     pub fn new(ca_handler: impl Into<PathBuf>, total: usize, concurrency: usize) -> Self {
         Self {
             ca_handler: ca_handler.into(),
             total,
             concurrency,
-            warmup: total / 10,
+            rss_points: vec![10, 25, 50, 75, 100],
             startup_timeout: Duration::from_secs(300),
             request_timeout: Duration::from_secs(120),
         }
     }
+
+    /// The enrollment counts after which the RSS is read, ascending, the
+    /// last one `total`.
+    fn rss_ends(&self) -> Vec<usize> {
+        let mut ends: Vec<usize> = self
+            .rss_points
+            .iter()
+            .filter(|p| (1..=100).contains(*p))
+            .map(|p| (self.total * *p as usize).div_ceil(100))
+            .filter(|end| *end > 0)
+            .chain([self.total])
+            .collect();
+        ends.sort_unstable();
+        ends.dedup();
+        ends
+    }
+}
+
+/// One reading of `serve`'s resident set size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RssSample {
+    /// Enrollments done when it was read.
+    pub enrollments: usize,
+    /// `VmRSS`, KiB.
+    pub kib: u64,
+}
+
+/// The RSS trend over the second half of a run: the least-squares line
+/// through the readings from half-way on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RssTrend {
+    /// Enrollments done at the first reading of the fit.
+    pub from: usize,
+    /// Enrollments done at the last.
+    pub to: usize,
+    /// The RSS read at `from`, KiB.
+    pub from_kib: u64,
+    /// The slope, KiB per 1000 enrollments.
+    pub kib_per_1000: f64,
+}
+
+impl RssTrend {
+    /// The growth the slope amounts to from `from` to `to`, in percent of
+    /// the RSS at `from`.
+    pub fn growth_percent(&self) -> f64 {
+        self.kib_per_1000 * (self.to - self.from) as f64 / 1000.0 * 100.0 / self.from_kib as f64
+    }
+}
+
+/// The least-squares trend of the `samples` taken at half of `total` or
+/// later; `None` with fewer than two of them.
+pub fn rss_trend(samples: &[RssSample], total: usize) -> Option<RssTrend> {
+    let later: Vec<&RssSample> = samples
+        .iter()
+        .filter(|s| s.enrollments * 2 >= total)
+        .collect();
+    let (first, last) = (later.first()?, later.last()?);
+    if later.len() < 2 || first.kib == 0 {
+        return None;
+    }
+    let n = later.len() as f64;
+    let mean_x = later.iter().map(|s| s.enrollments as f64).sum::<f64>() / n;
+    let mean_y = later.iter().map(|s| s.kib as f64).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for s in &later {
+        let dx = s.enrollments as f64 - mean_x;
+        sxy += dx * (s.kib as f64 - mean_y);
+        sxx += dx * dx;
+    }
+    Some(RssTrend {
+        from: first.enrollments,
+        to: last.enrollments,
+        from_kib: first.kib,
+        kib_per_1000: sxy / sxx * 1000.0,
+    })
 }
 
 /// What a run measured.
@@ -66,8 +150,6 @@ pub struct SoakReport {
     pub total: usize,
     /// Enrollments in flight at once.
     pub concurrency: usize,
-    /// Enrollments before the warm RSS reading.
-    pub warmup: usize,
     /// Enrollments that did not end in `200` with a `cert_bundle`.
     pub failures: usize,
     /// The failures by kind (`HTTP 502 urn:...:transport`, `timeout`, ...).
@@ -82,10 +164,9 @@ pub struct SoakReport {
     pub max: Duration,
     /// Wall time of all enrollments (warm-up included).
     pub wall: Duration,
-    /// `serve`'s resident set size after the warm-up, KiB.
-    pub rss_warm_kib: u64,
-    /// `serve`'s resident set size after the last enrollment, KiB.
-    pub rss_end_kib: u64,
+    /// `serve`'s resident set size after each share of the enrollments
+    /// ([`SoakOptions::rss_points`]), the last after all of them.
+    pub rss_samples: Vec<RssSample>,
     /// The largest resident set size sampled (every 100 ms) during the run, KiB.
     pub rss_peak_kib: u64,
 }
@@ -96,9 +177,46 @@ impl SoakReport {
         self.total as f64 / self.wall.as_secs_f64()
     }
 
-    /// RSS growth from after the warm-up to the end, in percent of the warm RSS.
-    pub fn rss_growth_percent(&self) -> f64 {
-        (self.rss_end_kib as f64 - self.rss_warm_kib as f64) * 100.0 / self.rss_warm_kib as f64
+    /// `serve`'s resident set size after the last enrollment, KiB.
+    pub fn rss_end_kib(&self) -> u64 {
+        self.rss_samples.last().map_or(0, |s| s.kib)
+    }
+
+    /// The RSS trend over the second half of the run ([`rss_trend`]);
+    /// `None` with fewer than two readings from half-way on.
+    pub fn rss_trend(&self) -> Option<RssTrend> {
+        rss_trend(&self.rss_samples, self.total)
+    }
+
+    /// Each RSS reading in words: `250 (50%): 34000 KiB`.
+    fn rss_readings(&self) -> Vec<String> {
+        self.rss_samples
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} ({:.0}%): {} KiB",
+                    s.enrollments,
+                    s.enrollments as f64 * 100.0 / self.total as f64,
+                    s.kib
+                )
+            })
+            .collect()
+    }
+
+    /// The trend in words.
+    fn trend_words(&self) -> String {
+        match self.rss_trend() {
+            Some(t) => format!(
+                "{:+.1} KiB per 1000 enrollments from {} to {} (least squares), {:+.2}% of the RSS at {} over those {}",
+                t.kib_per_1000,
+                t.from,
+                t.to,
+                t.growth_percent(),
+                t.from,
+                t.to - t.from
+            ),
+            None => "not measured (fewer than two readings from half-way on)".to_owned(),
+        }
     }
 
     /// The lines the benchmark prints.
@@ -130,12 +248,13 @@ impl SoakReport {
             self.wall.as_secs_f64()
         ));
         lines.push(format!(
-            "serve RSS: {} KiB after warm-up ({} enrollments), {} KiB at the end, growth {:+.2}%, peak {} KiB",
-            self.rss_warm_kib,
-            self.warmup,
-            self.rss_end_kib,
-            self.rss_growth_percent(),
+            "serve RSS after enrollments: {}; peak {} KiB",
+            self.rss_readings().join(", "),
             self.rss_peak_kib
+        ));
+        lines.push(format!(
+            "serve RSS trend over the second half: {}",
+            self.trend_words()
         ));
         lines
     }
@@ -167,12 +286,16 @@ impl SoakReport {
                 self.throughput(),
                 self.wall.as_secs_f64()
             ),
+        ]);
+        for reading in self.rss_readings() {
+            let (after, kib) = reading.split_once(": ").unwrap_or((&reading, ""));
+            rows.push(format!("| serve RSS after {after} enrollments | {kib} |"));
+        }
+        rows.extend([
             format!(
-                "| serve RSS after warm-up ({} enrollments) | {} KiB |",
-                self.warmup, self.rss_warm_kib
+                "| serve RSS trend over the second half | {} |",
+                self.trend_words()
             ),
-            format!("| serve RSS at the end | {} KiB |", self.rss_end_kib),
-            format!("| serve RSS growth | {:+.2}% |", self.rss_growth_percent()),
             format!("| serve peak RSS (sampled) | {} KiB |", self.rss_peak_kib),
         ]);
         rows.join("\n")
@@ -409,8 +532,8 @@ async fn start_serve(
 /// Runs the soak (see the module's documentation). Call it inside a
 /// multi-threaded tokio runtime.
 pub async fn run(options: SoakOptions) -> Result<SoakReport> {
-    if options.total == 0 || options.concurrency == 0 || options.warmup >= options.total {
-        bail!("the soak needs total > warmup and a concurrency of at least 1");
+    if options.total == 0 || options.concurrency == 0 {
+        bail!("the soak needs at least one enrollment and a concurrency of at least 1");
     }
     let dir =
         std::env::temp_dir().join(format!("est-soak-{}-{}", std::process::id(), random_hex()));
@@ -455,11 +578,18 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport> {
             })
         };
         let start = Instant::now();
-        let mut results = phase(&load, options.warmup, options.concurrency).await?;
-        let rss_warm_kib = rss_kib(pid).context("reading serve's VmRSS")?;
-        results.extend(phase(&load, options.total, options.concurrency).await?);
-        let wall = start.elapsed();
-        let rss_end_kib = rss_kib(pid).context("reading serve's VmRSS")?;
+        let mut results = Vec::with_capacity(options.total);
+        let mut rss_samples = Vec::new();
+        let mut wall = Duration::ZERO;
+        for end in options.rss_ends() {
+            results.extend(phase(&load, end, options.concurrency).await?);
+            wall = start.elapsed();
+            rss_samples.push(RssSample {
+                enrollments: end,
+                kib: rss_kib(pid).context("reading serve's VmRSS")?,
+            });
+        }
+        let rss_end_kib = rss_samples.last().map_or(0, |s| s.kib);
         sampling.store(false, Ordering::Relaxed);
         let _ = sampler.await;
         let mut served = served;
@@ -489,7 +619,6 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport> {
         Ok(SoakReport {
             total: options.total,
             concurrency: options.concurrency,
-            warmup: options.warmup,
             failures: failure_kinds.values().sum(),
             failure_kinds,
             est_enrollments,
@@ -497,8 +626,7 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport> {
             p99: at(0.99),
             max: at(1.0),
             wall,
-            rss_warm_kib,
-            rss_end_kib,
+            rss_samples,
             rss_peak_kib: peak.load(Ordering::Relaxed).max(rss_end_kib),
         })
     }
@@ -508,4 +636,68 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(points: &[(usize, u64)]) -> Vec<RssSample> {
+        points
+            .iter()
+            .map(|&(enrollments, kib)| RssSample { enrollments, kib })
+            .collect()
+    }
+
+    #[test]
+    fn the_rss_is_read_after_each_share_and_at_the_end() {
+        let mut options = SoakOptions::new("ca-handler", 500, 32);
+        assert_eq!(options.rss_ends(), vec![50, 125, 250, 375, 500]);
+        options.rss_points = vec![50, 0, 10, 50, 101];
+        assert_eq!(options.rss_ends(), vec![50, 250, 500]);
+        let tiny = SoakOptions::new("ca-handler", 3, 1);
+        assert_eq!(tiny.rss_ends(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_warm_up_that_levels_off_is_no_trend_but_a_steady_rise_is() {
+        // Warm-up: a steep rise in the first half, flat (with noise) after.
+        let warm = samples(&[
+            (50, 20_000),
+            (100, 26_000),
+            (150, 29_000),
+            (200, 30_500),
+            (250, 31_000),
+            (300, 31_200),
+            (350, 30_900),
+            (400, 31_100),
+            (450, 31_300),
+            (500, 31_000),
+        ]);
+        let trend = rss_trend(&warm, 500).unwrap();
+        assert_eq!((trend.from, trend.to, trend.from_kib), (250, 500, 31_000));
+        assert!(trend.growth_percent().abs() < 1.0, "{trend:?}");
+        // The end against an early reading calls this 55% growth.
+        let (early, end) = (warm[0].kib as f64, warm[9].kib as f64);
+        assert!((end - early) / early > 0.5);
+
+        // A leak: 40 KiB per enrollment, on and on.
+        let leak: Vec<RssSample> = (1..=10)
+            .map(|i| RssSample {
+                enrollments: i * 50,
+                kib: 30_000 + 40 * (i as u64 * 50),
+            })
+            .collect();
+        let trend = rss_trend(&leak, 500).unwrap();
+        assert!((trend.kib_per_1000 - 40_000.0).abs() < 1e-6, "{trend:?}");
+        // 40 KiB x 250 enrollments over the 40,000 KiB at 250.
+        assert!((trend.growth_percent() - 25.0).abs() < 1e-9, "{trend:?}");
+    }
+
+    #[test]
+    fn no_trend_without_two_readings_from_half_way_on() {
+        assert_eq!(rss_trend(&samples(&[(100, 1), (500, 2)]), 1000), None);
+        assert_eq!(rss_trend(&[], 10), None);
+        assert!(rss_trend(&samples(&[(500, 10), (1000, 20)]), 1000).is_some());
+    }
 }
