@@ -383,3 +383,70 @@ fn secrets_never_show_in_debug_output() {
     let shown = format!("{:?}", Config::load(&settings).unwrap());
     assert!(!shown.contains("p12-secret"), "{shown}");
 }
+
+#[test]
+fn numeric_hosts_must_be_written_as_dotted_quads() {
+    let shorthands = [
+        "127.1",
+        "0x7f.1",
+        "0x7f.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "127.0.0.01",
+        "127.0.0.1.",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "est.0x10",
+        "est.example.123",
+        "0x",
+    ];
+    for host in shorthands {
+        for url in [
+            format!("https://{host}:8447"),
+            format!("http://{host}"),
+            format!("https://{host}/ca"),
+        ] {
+            let text = problems(&[
+                ("est_host", &url),
+                ("est_insecure_http", "True"),
+                ("est_user", "u"),
+                ("est_password", "p"),
+            ]);
+            assert!(
+                text.contains(&format!("numeric host \"{host}\""))
+                    && text.contains("write the address in full, e.g. 127.0.0.1"),
+                "{url}: {text}"
+            );
+        }
+    }
+    for host in [
+        "127.0.0.1",
+        "192.0.2.7",
+        "0.0.0.0",
+        "255.255.255.255",
+        "est.example",
+        "0xdead.example",
+        "123.example",
+        "deadbeef",
+        "a1.b2",
+        "[::1]",
+        "[2001:db8::7]",
+    ] {
+        let config = load(&[
+            ("est_host", &format!("https://{host}:8447")),
+            ("est_user", "u"),
+            ("est_password", "p"),
+        ])
+        .unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert_eq!(config.url.authority, format!("{host}:8447"));
+    }
+    for v6 in ["[::ffff:127.1]", "[1::2::3]", "[:::]", "[12345::]"] {
+        let text = problems(&[
+            ("est_host", &format!("https://{v6}")),
+            ("est_user", "u"),
+            ("est_password", "p"),
+        ]);
+        assert!(text.contains("invalid IPv6 literal"), "{v6}: {text}");
+    }
+}

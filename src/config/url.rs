@@ -116,7 +116,7 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
             "must not carry credentials; use est_user and est_password",
         ));
     }
-    validate_authority(authority).map_err(bad)?;
+    validate_authority(authority).map_err(|why| bad(&why))?;
     let prefix = path.trim_end_matches('/');
     if prefix
         .split('/')
@@ -160,17 +160,13 @@ fn redact_userinfo(host: &str) -> String {
     }
 }
 
-fn validate_authority(authority: &str) -> Result<(), &'static str> {
+fn validate_authority(authority: &str) -> Result<(), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (v6, after) = rest
             .split_once(']')
             .ok_or("has an unterminated IPv6 literal")?;
-        if v6.is_empty()
-            || !v6
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err("has an invalid IPv6 literal");
+        if v6.parse::<core::net::Ipv6Addr>().is_err() {
+            return Err("has an invalid IPv6 literal".into());
         }
         match after {
             "" => ("v6", None),
@@ -189,19 +185,46 @@ fn validate_authority(authority: &str) -> Result<(), &'static str> {
         }
     };
     if host.is_empty() {
-        return Err("has no host name");
+        return Err("has no host name".into());
     }
     if !host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
     {
-        return Err("has an invalid host name");
+        return Err("has an invalid host name".into());
+    }
+    if looks_numeric(host) && !is_dotted_quad(host) {
+        return Err(format!(
+            "has the numeric host \"{host}\", which is not an IPv4 address in dotted-quad form (four decimal numbers 0-255 without leading zeros); write the address in full, e.g. 127.0.0.1"
+        ));
     }
     if let Some(port) = port {
         match port.parse::<u16>() {
             Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
-            _ => return Err("has an invalid port"),
+            _ => return Err("has an invalid port".into()),
         }
     }
     Ok(())
+}
+
+/// Whether a URL parser could take `host` for an IPv4 address: its last
+/// label (a final dot aside) is a decimal or `0x` hexadecimal number, as
+/// in `127.1`, `0x7f.1`, `2130706433` or `0177.0.0.1` (the WHATWG URL
+/// standard reads all of these as IPv4; `getaddrinfo`, rustls and the
+/// host's allow-list each read them their own way).
+fn looks_numeric(host: &str) -> bool {
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let last = trimmed.rsplit('.').next().unwrap_or_default();
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+/// Whether `host` is an IPv4 address written exactly as it prints: four
+/// decimal numbers 0-255, no leading zeros, nothing else.
+fn is_dotted_quad(host: &str) -> bool {
+    host.parse::<core::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.to_string() == host)
 }
