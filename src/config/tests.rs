@@ -385,6 +385,79 @@ fn secrets_never_show_in_debug_output() {
 }
 
 #[test]
+fn credentials_in_est_host_are_refused_and_never_shown() {
+    // A password may hold anything a URL parser would take as the end of
+    // the authority; "8447/Inj" even leaves a valid authority before it.
+    let passwords = [
+        "Inj/PW",
+        "Inj?PW",
+        "Inj#PW",
+        "Inj@PW",
+        "Inj%2FPW",
+        "Inj%PW",
+        "8447/Inj",
+        "a/b?c#d@e%f",
+    ];
+    for password in passwords {
+        for host in [
+            format!("https://user:{password}@127.0.0.1:8447"),
+            format!("https://user:{password}@est.example/ca"),
+            format!("http://user:{password}@est.example"),
+            format!("HTTPS://user:{password}@[::1]:8443/"),
+            format!("user:{password}@est.example"),
+            format!("https://user:{password}@est example"),
+        ] {
+            for settings in [
+                MapSettings::with(&[
+                    ("est_host", host.as_str()),
+                    ("est_user", "u"),
+                    ("est_password", "p"),
+                ]),
+                MapSettings::with(&[
+                    ("est_host_variable", "H"),
+                    ("est_user", "u"),
+                    ("est_password", "p"),
+                ])
+                .env("H", &host),
+            ] {
+                let text = match Config::load(&settings) {
+                    Err(HandlerError::Config(text)) => text,
+                    other => panic!("{host}: expected a configuration error, got {other:?}"),
+                };
+                assert!(
+                    text.contains("must not carry credentials")
+                        && text.contains("est_user and est_password"),
+                    "{host}: {text}"
+                );
+                assert!(
+                    !text.contains("Inj") && !text.contains(password),
+                    "{host}: {text}"
+                );
+                assert!(text.contains("***@"), "{host}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn urls_are_shown_without_anything_before_their_last_at() {
+    use super::url::redact_userinfo;
+    let cases = [
+        ("https://u:p/w@h:1/x", "https://***@h:1/x"),
+        ("https://u:p?w@h", "https://***@h"),
+        ("https://u:p#w@h", "https://***@h"),
+        ("https://u:p@w@h", "https://***@h"),
+        ("https://a@b/c@d", "https://***@d"),
+        ("u:p@h", "***@h"),
+        ("https://est.example/ca", "https://est.example/ca"),
+        ("", ""),
+    ];
+    for (url, shown) in cases {
+        assert_eq!(redact_userinfo(url), shown, "{url}");
+    }
+}
+
+#[test]
 fn numeric_hosts_must_be_written_as_dotted_quads() {
     let shorthands = [
         "127.1",

@@ -46,14 +46,15 @@ impl EstUrl {
 }
 
 impl fmt::Display for EstUrl {
+    /// The URL as it may be shown ([`redact_userinfo`]: a validated
+    /// `est_host` carries no credentials, and this keeps it so).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+        f.write_str(&redact_userinfo(&format!(
             "{}://{}{}",
             self.scheme.as_str(),
             self.authority,
             self.base_path
-        )
+        )))
     }
 }
 
@@ -89,6 +90,13 @@ pub(crate) fn load(reader: &mut Reader<'_>) -> Option<EstUrl> {
 fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result<EstUrl, String> {
     let shown = SafeText::new(&redact_userinfo(host), 200);
     let bad = |why: &str| format!("\"est_host\" {why}: \"{shown}\"");
+    // First of all: whatever else is wrong, credentials are never echoed
+    // (the masked text above is all any message shows).
+    if userinfo_span(host).is_some() {
+        return Err(bad(
+            "must not carry credentials (user:password@); put them in est_user and est_password",
+        ));
+    }
     if host.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("must not contain spaces or control characters"));
     }
@@ -111,11 +119,6 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    if authority.contains('@') {
-        return Err(bad(
-            "must not carry credentials; use est_user and est_password",
-        ));
-    }
     validate_authority(authority).map_err(|why| bad(&why))?;
     let prefix = path.trim_end_matches('/');
     if prefix
@@ -148,15 +151,24 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
     })
 }
 
-/// `host` with any `user:password@` part replaced by `***@`.
-fn redact_userinfo(host: &str) -> String {
-    let start = host.find("://").map_or(0, |i| i + 3);
-    let end = host[start..]
-        .find(['/', '?', '#'])
-        .map_or(host.len(), |i| start + i);
-    match host[start..end].rfind('@') {
-        Some(at) => format!("{}***{}", &host[..start], &host[start + at..]),
-        None => host.to_owned(),
+/// Where a URL may hold credentials: from just after its `://` (or its
+/// start, without one) up to its last `@`, when it has an `@` there at
+/// all. Deliberately blunt: a password may hold `/`, `?`, `#`, `@` or `%`,
+/// so no parse of the authority decides where it ends.
+fn userinfo_span(url: &str) -> Option<core::ops::Range<usize>> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    url[start..].rfind('@').map(|at| start..start + at)
+}
+
+/// `url` as it may be shown anywhere (errors, logs, answers): when an `@`
+/// follows its `://` (or, without a scheme, appears at all), everything
+/// between the two and the last `@` becomes `***`; other text comes back
+/// as it is. Every display of a configured URL, or of anything taken from
+/// one, goes through here.
+pub fn redact_userinfo(url: &str) -> String {
+    match userinfo_span(url) {
+        Some(span) => format!("{}***{}", &url[..span.start], &url[span.end..]),
+        None => url.to_owned(),
     }
 }
 
