@@ -523,3 +523,32 @@ fn numeric_hosts_must_be_written_as_dotted_quads() {
         assert!(text.contains("invalid IPv6 literal"), "{v6}: {text}");
     }
 }
+
+#[test]
+fn the_secrets_to_take_out_are_those_configured() {
+    let config = load(&[
+        HOST,
+        ("est_user", "alice"),
+        ("est_password", "hunter2-secret"),
+        ("api_token", "the-api-token"),
+    ])
+    .unwrap();
+    let text = "hunter2-secret YWxpY2U6aHVudGVyMi1zZWNyZXQ= the-api-token alice";
+    assert_eq!(
+        config.redactions.apply(text),
+        "[redacted] [redacted]= [redacted] alice"
+    );
+    let settings = MapSettings::with(&[
+        HOST,
+        ("est_client_cert", "/c.p12"),
+        ("cert_passphrase_variable", "P"),
+        ("api_token_variable", "T"),
+    ])
+    .env("P", "p12-secret")
+    .env("T", "env-token");
+    let config = Config::load(&settings).unwrap();
+    assert_eq!(
+        config.redactions.apply("p12-secret env-token"),
+        "[redacted] [redacted]"
+    );
+}

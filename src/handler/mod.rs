@@ -55,7 +55,7 @@ pub enum PollResult {
 
 /// The CA certificates the server publishes, as PEM, in its order.
 pub fn ca_certs(config: &Config, transport: &dyn Transport) -> Result<Vec<String>, HandlerError> {
-    let certs = fetch_ca_certs(config, transport)?;
+    let certs = fetch_ca_certs(config, transport).map_err(|e| e.redacted(&config.redactions))?;
     Ok(certs.iter().map(certificate_pem).collect())
 }
 
@@ -66,7 +66,7 @@ pub fn enroll(
     csr_text: &str,
 ) -> Result<Enrollment, HandlerError> {
     let csr = Csr::parse(csr_text)?;
-    submit(config, transport, &csr)
+    submit_redacted(config, transport, &csr)
 }
 
 /// Asks again for a certificate `enroll` left pending, by repeating the
@@ -86,7 +86,7 @@ pub fn poll(
             csr.fingerprint()
         )));
     }
-    match submit(config, transport, &csr) {
+    match submit_redacted(config, transport, &csr) {
         Ok(Enrollment::Issued(cert)) => Ok(PollResult::Issued(cert)),
         Ok(Enrollment::Pending(pending)) => Ok(PollResult::Pending(pending)),
         Err(HandlerError::Rejected(failure)) => Ok(PollResult::Rejected(format!(
@@ -111,6 +111,31 @@ pub fn trigger() -> Result<IssuedCertificate, HandlerError> {
     Err(HandlerError::NotSupported("Method not implemented.".into()))
 }
 
+/// [`submit`], with the handler's own secrets taken out of every word of
+/// its result (its error, or the certificate's warnings): the last
+/// safeguard for outside text that reached them by another way than the
+/// EST answers' ([`est::interpret`] takes them out there already), such as
+/// the names in a certificate.
+fn submit_redacted(
+    config: &Config,
+    transport: &dyn Transport,
+    csr: &Csr,
+) -> Result<Enrollment, HandlerError> {
+    let secrets = &config.redactions;
+    match submit(config, transport, csr) {
+        Ok(Enrollment::Issued(mut cert)) => {
+            for warning in &mut cert.warnings {
+                if let std::borrow::Cow::Owned(clean) = secrets.apply(warning) {
+                    *warning = clean;
+                }
+            }
+            Ok(Enrollment::Issued(cert))
+        }
+        Ok(pending) => Ok(pending),
+        Err(error) => Err(error.redacted(secrets)),
+    }
+}
+
 /// Sends `/cacerts` and `/simpleenroll` together and builds the result.
 fn submit(
     config: &Config,
@@ -129,14 +154,20 @@ fn submit(
         est::limits(config),
         &mut |index, outcome| match index {
             0 => enrolled = Some(outcome),
-            1 => cacerts = Some(est::interpret(Endpoint::CaCerts, outcome)),
+            1 => {
+                cacerts = Some(est::interpret(
+                    Endpoint::CaCerts,
+                    outcome,
+                    &config.redactions,
+                ))
+            }
             _ => {}
         },
     );
     let (Some(enrolled), Some(cacerts)) = (enrolled, cacerts) else {
         return Err(lost_request());
     };
-    let enrolled = match est::interpret(Endpoint::SimpleEnroll, enrolled)? {
+    let enrolled = match est::interpret(Endpoint::SimpleEnroll, enrolled, &config.redactions)? {
         Answer::Pending { retry_after_secs } => {
             return Ok(Enrollment::Pending(Pending {
                 poll_identifier: csr.fingerprint(),
@@ -201,7 +232,7 @@ fn fetch_ca_certs(
         .into_iter()
         .next();
     let outcome = outcome.ok_or_else(lost_request)?;
-    match est::interpret(Endpoint::CaCerts, outcome)? {
+    match est::interpret(Endpoint::CaCerts, outcome, &config.redactions)? {
         Answer::Certificates(certs) => Ok(certs),
         Answer::Pending { .. } => Err(HandlerError::MalformedAnswer(
             "/cacerts: unexpected pending answer".into(),

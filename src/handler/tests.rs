@@ -418,6 +418,80 @@ fn a_failed_cacerts_is_retried_once_after_issuance() {
     );
 }
 
+const ECHO_PASSWORD: &str = "estpwd-secret";
+/// base64("estuser:estpwd-secret"), the Basic value `basic_config` sends.
+const ECHO_BASIC: &str = "ZXN0dXNlcjplc3Rwd2Qtc2VjcmV0";
+
+#[test]
+fn the_cas_echo_of_the_credentials_never_reaches_an_error() {
+    let page = format!(
+        "<h1>Bad request</h1><pre>Authorization: Basic {ECHO_BASIC}\nX-Password: {ECHO_PASSWORD}</pre> the CA's own words"
+    );
+    for status in [400, 401, 500, 302] {
+        let page = page.clone();
+        let location = format!("https://elsewhere.test/?auth=Basic%20{ECHO_BASIC}");
+        let err = enroll_error(move || {
+            response(
+                status,
+                &[("content-type", "text/html"), ("location", &location)],
+                page.as_bytes(),
+            )
+        });
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(ECHO_BASIC), "{status}: {shown}");
+            assert!(!shown.contains(&ECHO_BASIC[..12]), "{status}: {shown}");
+            assert!(!shown.contains(ECHO_PASSWORD), "{status}: {shown}");
+        }
+        let text = err.to_string();
+        assert!(text.contains("[redacted]"), "{status}: {text}");
+        if status != 302 {
+            assert!(text.contains("the CA's own words"), "{status}: {text}");
+        }
+    }
+}
+
+#[test]
+fn every_secret_of_the_configuration_is_taken_out_of_the_cas_words() {
+    let config = Config::load(&MapSettings::with(&[
+        (keys::EST_HOST, "https://est.test"),
+        (keys::EST_CLIENT_CERT, "/client.p12"),
+        (keys::CERT_PASSPHRASE, "p12-Pass-phrase"),
+        (keys::API_TOKEN, "api-Token-value"),
+    ]))
+    .unwrap();
+    let ca = Rc::new(TestCa::new("Secrets"));
+    let transport = enroll_answers(&ca, || {
+        response(
+            500,
+            &[],
+            "passphrase p12-Pass-phrase, token Bearer api-Token-value, api-Token-value again",
+        )
+    });
+    let err = enroll(&config, &transport, &b64url(&make_csr("s.example.test"))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CA server error (HTTP 500): /simpleenroll: the server failed: passphrase [redacted], token Bearer [redacted], [redacted] again"
+    );
+}
+
+#[test]
+fn a_certificate_naming_the_password_does_not_show_it() {
+    let ca = Rc::new(TestCa::new("Named"));
+    // A certificate for another key, whose subject is the password.
+    let stranger = ca.issue(&make_csr(ECHO_PASSWORD));
+    let transport = enroll_answers(&ca, move || pkcs7_answer(&[&stranger]));
+    let err = enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("me.example.test")),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), "certificate-mismatch");
+    let text = err.to_string();
+    assert!(!text.contains(ECHO_PASSWORD), "{text}");
+    assert!(text.contains("subject \"CN=[redacted]\""), "{text}");
+}
+
 #[test]
 fn a_202_is_pending_with_the_servers_delay() {
     let ca = Rc::new(TestCa::new("Pending"));

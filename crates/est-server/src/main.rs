@@ -80,7 +80,7 @@ struct Args {
     cacerts_extra: bool,
     /// Apply this fault to every enrollment: stall-headers, trickle, reset,
     /// huge, endless, pending-forever, status-NNN, garbage, truncated,
-    /// oversized, wrong-content-type, other-key or drop-sans.
+    /// oversized, wrong-content-type, other-key, drop-sans or echo-headers.
     #[arg(long, value_name = "KIND")]
     fault: Option<EnrollFault>,
     /// Apply fault KIND to an enrollment whose CSR's CN (or else first DNS

@@ -906,3 +906,24 @@ async fn the_binary_keeps_serving_when_its_output_is_gone() {
     served.unwrap();
     assert!(alive, "the server exited after printing to a closed pipe");
 }
+
+#[tokio::test]
+async fn echo_headers_shows_the_request_headers_in_an_error_page() {
+    let server = start(by_csr()).await;
+    let csr = named("fault-echo-headers.example.test");
+    let (head, body) = raw_exchange(&server, &raw_enroll_with(&csr, "x-probe: 42\r\n")).await;
+    assert!(head.starts_with("http/1.1 500"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let basic = Base64::encode_string(b"estuser:estpwd");
+    assert!(
+        body.contains(&format!("authorization: Basic {basic}\n")),
+        "{body}"
+    );
+    assert!(
+        body.contains("x-probe: 42\n") && body.contains("content-type: application/pkcs10\n"),
+        "{body}"
+    );
+    assert!(body.contains("Internal Server Error"), "{body}");
+    assert_eq!(last_fault(&server), Some(EnrollFault::EchoHeaders));
+    all_let_go(&server).await;
+}

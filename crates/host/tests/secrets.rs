@@ -742,6 +742,102 @@ async fn a_password_in_est_host_never_shows() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An EST server whose error page shows the request's headers
+/// (`Authorization` among them): the credentials are taken out of its
+/// words everywhere they go (the component's error, the CLI's output and
+/// log, serve's problem document and log), its other words are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cas_echo_of_the_credentials_never_shows() {
+    let dir = scratch("echo");
+    let password = format!("EchoPw-{}", random());
+    let token = format!("ApiTok-{}", random());
+    let server = EstServer::start(ServerConfig {
+        password: password.clone(),
+        faults: Faults {
+            fault: Some(est_server::EnrollFault::EchoHeaders),
+            ..Faults::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let anchor = dir.join("root.pem");
+    std::fs::write(&anchor, server.trust_anchor_pem()).unwrap();
+    let basic = Base64::encode_string(format!("estuser:{password}").as_bytes());
+    let needles = [
+        ("the password", password.clone()),
+        ("the Basic value", basic.trim_end_matches('=').to_owned()),
+        ("the API token", token.clone()),
+    ];
+    let absent = |channel: &str, text: &str| {
+        for (what, needle) in &needles {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{what} shows in {channel}:\n{text}"
+            );
+        }
+    };
+    let check = |channel: &str, text: &str| {
+        absent(channel, text);
+        assert!(
+            text.contains("est-server echo-headers fault") && text.contains("[redacted]"),
+            "{channel} keeps the CA's other words:\n{text}"
+        );
+    };
+    let pairs = [
+        ("est_host", server.https_url()),
+        ("est_user", "estuser".to_owned()),
+        ("est_password_variable", "ECHO_EST_PASSWORD".to_owned()),
+        ("ca_bundle", anchor.display().to_string()),
+        ("api_token_variable", "ECHO_API_TOKEN".to_owned()),
+    ];
+    let env = [
+        ("ECHO_EST_PASSWORD", password.clone()),
+        ("ECHO_API_TOKEN", token.clone()),
+    ];
+
+    // The component's error, through the host.
+    let settings = est_ca_host::Settings::with_env(pairs.clone(), |name| {
+        env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let csr = csr_pem("echo.example.test");
+    match common::host().enroll(&settings, &csr).await.unwrap() {
+        Err(error @ est_ca_host::HandlerError::ServerError(_)) => {
+            check("the component's error", &format!("{error:?}"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The CLI: its output and its -vv log.
+    let csr_path = dir.join("req.pem");
+    std::fs::write(&csr_path, &csr).unwrap();
+    let mut enroll = vec!["-vv".to_owned(), "enroll".to_owned()];
+    enroll.extend(set_args(&pairs));
+    enroll.extend(["--csr".to_owned(), csr_path.display().to_string()]);
+    let enroll: Vec<&str> = enroll.iter().map(String::as_str).collect();
+    let (code, text) = ca_handler(&dir, &enroll, &env).await;
+    assert_eq!(code, Some(8), "{text}");
+    assert!(text.contains("DEBUG"), "-vv logs: {text}");
+    check("ca-handler -vv enroll", &text);
+
+    // serve: the problem document and the log.
+    let mut serve = Serve::start_with(&dir, &set_args(&pairs), &env).await;
+    serve.ready().await.unwrap();
+    let (status, kind, answer) = call(serve.addr, "POST", "/enroll", Some(&token), csr).await;
+    assert_eq!(
+        (status, kind.as_deref()),
+        (502, Some("urn:est-ca-handler:problem:server-error")),
+        "{answer}"
+    );
+    check("serve's problem document", &answer);
+    let log = serve.stop().await;
+    assert!(log.contains("/enroll"), "serve -vv logs requests: {log}");
+    absent("serve's log", &log);
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A PEM CSR (fresh ECDSA P-256 key) for `name` as CN and SAN.
 fn csr_pem(name: &str) -> String {
     common::csr_pem(name)
