@@ -124,6 +124,10 @@ pub struct Faults {
     pub require_base64_header: bool,
     /// Refuse (400) a CSR whose subject has no common name (CN).
     pub require_cn: bool,
+    /// Answer nothing to `GET /cacerts` (not even the status line) until the
+    /// client goes away or [`STALL_LIMIT`] passes (then 503), as a CA whose
+    /// publication point hangs while enrollment works.
+    pub stall_cacerts: bool,
 }
 
 /// How to run a server.
@@ -750,6 +754,11 @@ async fn handle(
         return answer;
     }
     match (&request.method, op) {
+        (&Method::GET, "cacerts") if faults.stall_cacerts => {
+            // Dropped with the connection when the client goes away.
+            tokio::time::sleep(STALL_LIMIT).await;
+            text(StatusCode::SERVICE_UNAVAILABLE, "stalled for too long")
+        }
         (&Method::GET, "cacerts") => cacerts(state, faults),
         (&Method::GET, "csrattrs") => text(StatusCode::NO_CONTENT, ""),
         (&Method::POST, "simpleenroll" | "simplereenroll") => {

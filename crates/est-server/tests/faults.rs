@@ -927,3 +927,34 @@ async fn echo_headers_shows_the_request_headers_in_an_error_page() {
     assert_eq!(last_fault(&server), Some(EnrollFault::EchoHeaders));
     all_let_go(&server).await;
 }
+
+#[tokio::test]
+async fn stall_cacerts_holds_cacerts_while_enrollments_are_answered() {
+    let server = start(Faults {
+        stall_cacerts: true,
+        ..Faults::default()
+    })
+    .await;
+    let url = server.http_url().unwrap();
+    let mut tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let get = format!(
+        "GET /.well-known/est/cacerts HTTP/1.1\r\nhost: localhost\r\nauthorization: Basic {}\r\n\r\n",
+        Base64::encode_string(b"estuser:estpwd")
+    );
+    tcp.write_all(get.as_bytes()).await.unwrap();
+    let mut buffer = [0u8; 1024];
+    let read = timeout(QUIET, tcp.read(&mut buffer)).await;
+    assert!(
+        read.is_err(),
+        "no answer to /cacerts within {QUIET:?}: {read:?}"
+    );
+    // Meanwhile an enrollment is answered at once.
+    let (head, body) = raw_exchange(&server, &raw_enroll_with(&named("a.test"), "")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(body.len() > 100, "{body}");
+    assert_eq!(server.open_connections(), 1, "the stalled /cacerts is held");
+    drop(tcp);
+    all_let_go(&server).await;
+}
