@@ -1,5 +1,6 @@
 //! The handler's typed errors, mirroring the WIT `handler-error` variant.
 
+use crate::text::Redactions;
 use core::fmt;
 
 /// An answer from the CA that carried an HTTP status.
@@ -105,24 +106,40 @@ pub enum HandlerError {
 impl HandlerError {
     /// The same error with `note` appended to its detail.
     pub fn with_note(self, note: &str) -> Self {
-        let add = |detail: String| detail + note;
-        let add_http = |failure: HttpFailure| HttpFailure {
-            detail: failure.detail + note,
+        self.map_detail(|detail| detail + note)
+    }
+
+    /// The same error with the handler's own secrets taken out of its
+    /// detail (see [`Redactions`]).
+    pub fn redacted(self, secrets: &Redactions) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        self.map_detail(|detail| match secrets.apply(&detail) {
+            std::borrow::Cow::Borrowed(_) => detail,
+            std::borrow::Cow::Owned(clean) => clean,
+        })
+    }
+
+    /// The same error with `change` applied to its detail.
+    fn map_detail(self, change: impl Fn(String) -> String) -> Self {
+        let http = |failure: HttpFailure| HttpFailure {
+            detail: change(failure.detail),
             ..failure
         };
         match self {
-            Self::Config(d) => Self::Config(add(d)),
-            Self::BadCsr(d) => Self::BadCsr(add(d)),
-            Self::Unauthorized(f) => Self::Unauthorized(add_http(f)),
-            Self::Rejected(f) => Self::Rejected(add_http(f)),
-            Self::ServerError(f) => Self::ServerError(add_http(f)),
+            Self::Config(d) => Self::Config(change(d)),
+            Self::BadCsr(d) => Self::BadCsr(change(d)),
+            Self::Unauthorized(f) => Self::Unauthorized(http(f)),
+            Self::Rejected(f) => Self::Rejected(http(f)),
+            Self::ServerError(f) => Self::ServerError(http(f)),
             Self::Transport(f) => Self::Transport(TransportFailure {
-                detail: f.detail + note,
+                detail: change(f.detail),
                 ..f
             }),
-            Self::MalformedAnswer(d) => Self::MalformedAnswer(add(d)),
-            Self::CertificateMismatch(d) => Self::CertificateMismatch(add(d)),
-            Self::NotSupported(d) => Self::NotSupported(add(d)),
+            Self::MalformedAnswer(d) => Self::MalformedAnswer(change(d)),
+            Self::CertificateMismatch(d) => Self::CertificateMismatch(change(d)),
+            Self::NotSupported(d) => Self::NotSupported(change(d)),
         }
     }
 

@@ -122,6 +122,12 @@ pub trait Transport {
         limits: Limits,
     ) -> Vec<Result<Response, TransportError>>;
 
+    /// The clock the exchanges' time limits run on: the caller measures
+    /// what is left of its own time with it (tests move it on at will).
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
     /// Sends every request at once and hands each outcome to `arrived`
     /// with its request's index, every request exactly once. A transport
     /// that can hands each over as soon as it is complete, so that the

@@ -26,6 +26,7 @@ pub use source::SettingsSource;
 pub use url::{EstUrl, Scheme};
 
 use crate::error::HandlerError;
+use crate::text::Redactions;
 use source::Reader;
 
 /// A complete, validated handler configuration.
@@ -41,6 +42,11 @@ pub struct Config {
     pub request_timeout_secs: u32,
     /// Whether the issued certificate's names are compared with the CSR's.
     pub names_check: NamesCheck,
+    /// The handler's own secrets (the EST password and the Basic
+    /// credentials as sent, the PKCS#12 passphrase, the API token), to be
+    /// taken out of whatever outside text reaches an error, a log line or
+    /// an answer.
+    pub redactions: Redactions,
 }
 
 impl Config {
@@ -58,12 +64,14 @@ impl Config {
         let (url, auth) = complete.ok_or_else(|| {
             HandlerError::Config("internal: a setting is missing without a problem".into())
         })?;
+        let redactions = redactions(&auth, source);
         Ok(Self {
             url,
             auth,
             ca_bundle,
             request_timeout_secs,
             names_check,
+            redactions,
         })
     }
 
@@ -83,6 +91,25 @@ impl Config {
         }
         warnings
     }
+}
+
+/// The secrets of `auth`, and the API token when one is configured (the
+/// API reads it for itself, apart from the EST settings; a store failure
+/// here only means there is no token to take out).
+fn redactions(auth: &Auth, source: &dyn SettingsSource) -> Redactions {
+    let mut secrets = Redactions::default();
+    match auth {
+        Auth::Basic { user, password } => secrets.add_basic(user, password.expose()),
+        Auth::ClientCertificate {
+            key: ClientKey::Pkcs12 { passphrase },
+            ..
+        } => secrets.add_secret(passphrase.expose()),
+        Auth::ClientCertificate { .. } => {}
+    }
+    if let Ok(ApiAccess::Token(token)) = ApiAccess::load(source) {
+        secrets.add_secret(token.expose());
+    }
+    secrets
 }
 
 #[cfg(test)]

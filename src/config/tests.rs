@@ -383,3 +383,172 @@ fn secrets_never_show_in_debug_output() {
     let shown = format!("{:?}", Config::load(&settings).unwrap());
     assert!(!shown.contains("p12-secret"), "{shown}");
 }
+
+#[test]
+fn credentials_in_est_host_are_refused_and_never_shown() {
+    // A password may hold anything a URL parser would take as the end of
+    // the authority; "8447/Inj" even leaves a valid authority before it.
+    let passwords = [
+        "Inj/PW",
+        "Inj?PW",
+        "Inj#PW",
+        "Inj@PW",
+        "Inj%2FPW",
+        "Inj%PW",
+        "8447/Inj",
+        "a/b?c#d@e%f",
+    ];
+    for password in passwords {
+        for host in [
+            format!("https://user:{password}@127.0.0.1:8447"),
+            format!("https://user:{password}@est.example/ca"),
+            format!("http://user:{password}@est.example"),
+            format!("HTTPS://user:{password}@[::1]:8443/"),
+            format!("user:{password}@est.example"),
+            format!("https://user:{password}@est example"),
+        ] {
+            for settings in [
+                MapSettings::with(&[
+                    ("est_host", host.as_str()),
+                    ("est_user", "u"),
+                    ("est_password", "p"),
+                ]),
+                MapSettings::with(&[
+                    ("est_host_variable", "H"),
+                    ("est_user", "u"),
+                    ("est_password", "p"),
+                ])
+                .env("H", &host),
+            ] {
+                let text = match Config::load(&settings) {
+                    Err(HandlerError::Config(text)) => text,
+                    other => panic!("{host}: expected a configuration error, got {other:?}"),
+                };
+                assert!(
+                    text.contains("must not carry credentials")
+                        && text.contains("est_user and est_password"),
+                    "{host}: {text}"
+                );
+                assert!(
+                    !text.contains("Inj") && !text.contains(password),
+                    "{host}: {text}"
+                );
+                assert!(text.contains("***@"), "{host}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn urls_are_shown_without_anything_before_their_last_at() {
+    use super::url::redact_userinfo;
+    let cases = [
+        ("https://u:p/w@h:1/x", "https://***@h:1/x"),
+        ("https://u:p?w@h", "https://***@h"),
+        ("https://u:p#w@h", "https://***@h"),
+        ("https://u:p@w@h", "https://***@h"),
+        ("https://a@b/c@d", "https://***@d"),
+        ("u:p@h", "***@h"),
+        ("https://est.example/ca", "https://est.example/ca"),
+        ("", ""),
+    ];
+    for (url, shown) in cases {
+        assert_eq!(redact_userinfo(url), shown, "{url}");
+    }
+}
+
+#[test]
+fn numeric_hosts_must_be_written_as_dotted_quads() {
+    let shorthands = [
+        "127.1",
+        "0x7f.1",
+        "0x7f.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "127.0.0.01",
+        "127.0.0.1.",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "est.0x10",
+        "est.example.123",
+        "0x",
+    ];
+    for host in shorthands {
+        for url in [
+            format!("https://{host}:8447"),
+            format!("http://{host}"),
+            format!("https://{host}/ca"),
+        ] {
+            let text = problems(&[
+                ("est_host", &url),
+                ("est_insecure_http", "True"),
+                ("est_user", "u"),
+                ("est_password", "p"),
+            ]);
+            assert!(
+                text.contains(&format!("numeric host \"{host}\""))
+                    && text.contains("write the address in full, e.g. 127.0.0.1"),
+                "{url}: {text}"
+            );
+        }
+    }
+    for host in [
+        "127.0.0.1",
+        "192.0.2.7",
+        "0.0.0.0",
+        "255.255.255.255",
+        "est.example",
+        "0xdead.example",
+        "123.example",
+        "deadbeef",
+        "a1.b2",
+        "[::1]",
+        "[2001:db8::7]",
+    ] {
+        let config = load(&[
+            ("est_host", &format!("https://{host}:8447")),
+            ("est_user", "u"),
+            ("est_password", "p"),
+        ])
+        .unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert_eq!(config.url.authority, format!("{host}:8447"));
+    }
+    for v6 in ["[::ffff:127.1]", "[1::2::3]", "[:::]", "[12345::]"] {
+        let text = problems(&[
+            ("est_host", &format!("https://{v6}")),
+            ("est_user", "u"),
+            ("est_password", "p"),
+        ]);
+        assert!(text.contains("invalid IPv6 literal"), "{v6}: {text}");
+    }
+}
+
+#[test]
+fn the_secrets_to_take_out_are_those_configured() {
+    let config = load(&[
+        HOST,
+        ("est_user", "alice"),
+        ("est_password", "hunter2-secret"),
+        ("api_token", "the-api-token"),
+    ])
+    .unwrap();
+    let text = "hunter2-secret YWxpY2U6aHVudGVyMi1zZWNyZXQ= the-api-token alice";
+    assert_eq!(
+        config.redactions.apply(text),
+        "[redacted] [redacted]= [redacted] alice"
+    );
+    let settings = MapSettings::with(&[
+        HOST,
+        ("est_client_cert", "/c.p12"),
+        ("cert_passphrase_variable", "P"),
+        ("api_token_variable", "T"),
+    ])
+    .env("P", "p12-secret")
+    .env("T", "env-token");
+    let config = Config::load(&settings).unwrap();
+    assert_eq!(
+        config.redactions.apply("p12-secret env-token"),
+        "[redacted] [redacted]"
+    );
+}

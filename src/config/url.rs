@@ -46,14 +46,15 @@ impl EstUrl {
 }
 
 impl fmt::Display for EstUrl {
+    /// The URL as it may be shown ([`redact_userinfo`]: a validated
+    /// `est_host` carries no credentials, and this keeps it so).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+        f.write_str(&redact_userinfo(&format!(
             "{}://{}{}",
             self.scheme.as_str(),
             self.authority,
             self.base_path
-        )
+        )))
     }
 }
 
@@ -89,6 +90,13 @@ pub(crate) fn load(reader: &mut Reader<'_>) -> Option<EstUrl> {
 fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result<EstUrl, String> {
     let shown = SafeText::new(&redact_userinfo(host), 200);
     let bad = |why: &str| format!("\"est_host\" {why}: \"{shown}\"");
+    // First of all: whatever else is wrong, credentials are never echoed
+    // (the masked text above is all any message shows).
+    if userinfo_span(host).is_some() {
+        return Err(bad(
+            "must not carry credentials (user:password@); put them in est_user and est_password",
+        ));
+    }
     if host.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("must not contain spaces or control characters"));
     }
@@ -111,12 +119,7 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    if authority.contains('@') {
-        return Err(bad(
-            "must not carry credentials; use est_user and est_password",
-        ));
-    }
-    validate_authority(authority).map_err(bad)?;
+    validate_authority(authority).map_err(|why| bad(&why))?;
     let prefix = path.trim_end_matches('/');
     if prefix
         .split('/')
@@ -148,29 +151,34 @@ fn parse_est_url(host: &str, label: Option<&str>, insecure_http: bool) -> Result
     })
 }
 
-/// `host` with any `user:password@` part replaced by `***@`.
-fn redact_userinfo(host: &str) -> String {
-    let start = host.find("://").map_or(0, |i| i + 3);
-    let end = host[start..]
-        .find(['/', '?', '#'])
-        .map_or(host.len(), |i| start + i);
-    match host[start..end].rfind('@') {
-        Some(at) => format!("{}***{}", &host[..start], &host[start + at..]),
-        None => host.to_owned(),
+/// Where a URL may hold credentials: from just after its `://` (or its
+/// start, without one) up to its last `@`, when it has an `@` there at
+/// all. Deliberately blunt: a password may hold `/`, `?`, `#`, `@` or `%`,
+/// so no parse of the authority decides where it ends.
+fn userinfo_span(url: &str) -> Option<core::ops::Range<usize>> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    url[start..].rfind('@').map(|at| start..start + at)
+}
+
+/// `url` as it may be shown anywhere (errors, logs, answers): when an `@`
+/// follows its `://` (or, without a scheme, appears at all), everything
+/// between the two and the last `@` becomes `***`; other text comes back
+/// as it is. Every display of a configured URL, or of anything taken from
+/// one, goes through here.
+pub fn redact_userinfo(url: &str) -> String {
+    match userinfo_span(url) {
+        Some(span) => format!("{}***{}", &url[..span.start], &url[span.end..]),
+        None => url.to_owned(),
     }
 }
 
-fn validate_authority(authority: &str) -> Result<(), &'static str> {
+fn validate_authority(authority: &str) -> Result<(), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (v6, after) = rest
             .split_once(']')
             .ok_or("has an unterminated IPv6 literal")?;
-        if v6.is_empty()
-            || !v6
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err("has an invalid IPv6 literal");
+        if v6.parse::<core::net::Ipv6Addr>().is_err() {
+            return Err("has an invalid IPv6 literal".into());
         }
         match after {
             "" => ("v6", None),
@@ -189,19 +197,46 @@ fn validate_authority(authority: &str) -> Result<(), &'static str> {
         }
     };
     if host.is_empty() {
-        return Err("has no host name");
+        return Err("has no host name".into());
     }
     if !host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
     {
-        return Err("has an invalid host name");
+        return Err("has an invalid host name".into());
+    }
+    if looks_numeric(host) && !is_dotted_quad(host) {
+        return Err(format!(
+            "has the numeric host \"{host}\", which is not an IPv4 address in dotted-quad form (four decimal numbers 0-255 without leading zeros); write the address in full, e.g. 127.0.0.1"
+        ));
     }
     if let Some(port) = port {
         match port.parse::<u16>() {
             Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
-            _ => return Err("has an invalid port"),
+            _ => return Err("has an invalid port".into()),
         }
     }
     Ok(())
+}
+
+/// Whether a URL parser could take `host` for an IPv4 address: its last
+/// label (a final dot aside) is a decimal or `0x` hexadecimal number, as
+/// in `127.1`, `0x7f.1`, `2130706433` or `0177.0.0.1` (the WHATWG URL
+/// standard reads all of these as IPv4; `getaddrinfo`, rustls and the
+/// host's allow-list each read them their own way).
+fn looks_numeric(host: &str) -> bool {
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let last = trimmed.rsplit('.').next().unwrap_or_default();
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+/// Whether `host` is an IPv4 address written exactly as it prints: four
+/// decimal numbers 0-255, no leading zeros, nothing else.
+fn is_dotted_quad(host: &str) -> bool {
+    host.parse::<core::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.to_string() == host)
 }

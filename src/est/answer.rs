@@ -5,7 +5,7 @@
 use super::pkcs7::{self, ReceivedCertificate};
 use super::request::Endpoint;
 use crate::error::{HandlerError, HttpFailure, TransportFailure};
-use crate::text::SafeText;
+use crate::text::{Redactions, SafeText};
 use crate::transport::{Response, TransportError};
 
 /// The delay assumed when a 202 answer has no usable `Retry-After`.
@@ -29,15 +29,21 @@ pub enum Answer {
     },
 }
 
-/// Interprets the outcome of a request to `endpoint`.
+/// Interprets the outcome of a request to `endpoint`. Every word of the
+/// server's (and of the transport's) that the result keeps is taken as
+/// possibly echoing what was sent: `secrets` are taken out of it.
 pub fn interpret(
     endpoint: Endpoint,
     outcome: Result<Response, TransportError>,
+    secrets: &Redactions,
 ) -> Result<Answer, HandlerError> {
     let op = endpoint.name();
     let response = outcome.map_err(|err| match err {
         TransportError::Failed(failure) => HandlerError::Transport(TransportFailure {
-            detail: format!("/{op}: {}", SafeText::new(&failure.detail, MAX_DETAIL)),
+            detail: format!(
+                "/{op}: {}",
+                SafeText::redacted(&failure.detail, MAX_DETAIL, secrets)
+            ),
             ..failure
         }),
         TransportError::BodyTooLarge { limit } => {
@@ -47,7 +53,7 @@ pub fn interpret(
     let status = response.status;
     let failure = |what: &str| HttpFailure {
         status,
-        detail: format!("/{op}: {what}{}", server_text(&response)),
+        detail: format!("/{op}: {what}{}", server_text(&response, secrets)),
     };
     match status {
         200 => {
@@ -56,7 +62,7 @@ pub fn interpret(
             {
                 return Err(HandlerError::MalformedAnswer(format!(
                     "/{op}: HTTP 200 with Content-Type \"{}\", not application/pkcs7-mime",
-                    SafeText::new(content_type, 100)
+                    SafeText::redacted(content_type, 100, secrets)
                 )));
             }
             pkcs7::decode_certs_only(&response.body)
@@ -75,7 +81,7 @@ pub fn interpret(
         300..=399 => {
             let to = response
                 .header("location")
-                .map(|l| SafeText::new(l, 200))
+                .map(|l| SafeText::redacted(l, 200, secrets))
                 .unwrap_or_default();
             Err(HandlerError::ServerError(failure(&format!(
                 "redirect to \"{to}\" not followed"
@@ -98,8 +104,8 @@ fn acceptable_content_type(value: &str) -> bool {
 
 /// The server's own words from an error answer, sanitised and shortened,
 /// prefixed with `": "`; empty when it sent none.
-fn server_text(response: &Response) -> String {
-    let text = SafeText::lossy(&response.body, MAX_DETAIL);
+fn server_text(response: &Response, secrets: &Redactions) -> String {
+    let text = SafeText::lossy_redacted(&response.body, MAX_DETAIL, secrets);
     if text.is_empty() {
         String::new()
     } else {

@@ -9,7 +9,7 @@ use crate::transport::{Response, TransportError};
 
 /// The error an `/simpleenroll` answer gives.
 fn enroll_error(answer: impl Fn() -> Result<Response, TransportError>) -> HandlerError {
-    match interpret(Endpoint::SimpleEnroll, answer()) {
+    match interpret(Endpoint::SimpleEnroll, answer(), &Default::default()) {
         Err(err) => err,
         Ok(Answer::Certificates(certs)) => panic!("{} certificate(s)", certs.len()),
         Ok(pending) => panic!("{pending:?}"),

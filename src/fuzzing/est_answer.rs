@@ -60,7 +60,7 @@ pub fn est_answer(data: &[u8]) {
     else {
         return;
     };
-    let result = interpret(endpoint, outcome.clone());
+    let result = interpret(endpoint, outcome.clone(), &config.redactions);
     match (&outcome, result) {
         (Ok(response), Ok(Answer::Certificates(certs))) => {
             assert_eq!(response.status, 200, "certificates from a non-200 answer");

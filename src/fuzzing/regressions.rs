@@ -59,7 +59,9 @@ fn the_stores_words_are_cleaned_and_capped() {
 fn a_transport_failures_words_are_cleaned_and_capped() {
     let words = format!("alert\nhandshake_failure\x1b[0m{}", "w".repeat(2000));
     let failure = TransportError::failed(TransportCause::TlsAlert(Some(40)), words);
-    let Err(HandlerError::Transport(got)) = interpret(Endpoint::SimpleEnroll, Err(failure)) else {
+    let Err(HandlerError::Transport(got)) =
+        interpret(Endpoint::SimpleEnroll, Err(failure), &Default::default())
+    else {
         panic!("a transport failure must stay one");
     };
     assert_eq!(got.cause, TransportCause::TlsAlert(Some(40)));

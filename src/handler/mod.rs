@@ -6,10 +6,11 @@ use crate::encoding;
 use crate::error::{HandlerError, RevocationError, TransportCause, TransportFailure};
 use crate::est::pkcs7::ReceivedCertificate;
 use crate::est::{self, Answer, Endpoint, EstRequest};
-use crate::transport::Transport;
+use crate::transport::{Limits, Transport};
 use crate::x509::chain::issuer_chain;
 use crate::x509::csr::{Csr, same_public_key};
 use crate::x509::names::{self, Names};
+use std::time::{Duration, Instant};
 use x509_cert::Certificate;
 
 /// An issued certificate in acme2certifier's shapes.
@@ -55,7 +56,8 @@ pub enum PollResult {
 
 /// The CA certificates the server publishes, as PEM, in its order.
 pub fn ca_certs(config: &Config, transport: &dyn Transport) -> Result<Vec<String>, HandlerError> {
-    let certs = fetch_ca_certs(config, transport)?;
+    let certs = fetch_ca_certs(config, transport, config.request_timeout_secs)
+        .map_err(|e| e.redacted(&config.redactions))?;
     Ok(certs.iter().map(certificate_pem).collect())
 }
 
@@ -66,7 +68,7 @@ pub fn enroll(
     csr_text: &str,
 ) -> Result<Enrollment, HandlerError> {
     let csr = Csr::parse(csr_text)?;
-    submit(config, transport, &csr)
+    submit_redacted(config, transport, &csr)
 }
 
 /// Asks again for a certificate `enroll` left pending, by repeating the
@@ -86,7 +88,7 @@ pub fn poll(
             csr.fingerprint()
         )));
     }
-    match submit(config, transport, &csr) {
+    match submit_redacted(config, transport, &csr) {
         Ok(Enrollment::Issued(cert)) => Ok(PollResult::Issued(cert)),
         Ok(Enrollment::Pending(pending)) => Ok(PollResult::Pending(pending)),
         Err(HandlerError::Rejected(failure)) => Ok(PollResult::Rejected(format!(
@@ -111,12 +113,47 @@ pub fn trigger() -> Result<IssuedCertificate, HandlerError> {
     Err(HandlerError::NotSupported("Method not implemented.".into()))
 }
 
+/// [`submit`], with the handler's own secrets taken out of every word of
+/// its result (its error, or the certificate's warnings): the last
+/// safeguard for outside text that reached them by another way than the
+/// EST answers' ([`est::interpret`] takes them out there already), such as
+/// the names in a certificate.
+fn submit_redacted(
+    config: &Config,
+    transport: &dyn Transport,
+    csr: &Csr,
+) -> Result<Enrollment, HandlerError> {
+    let secrets = &config.redactions;
+    match submit(config, transport, csr) {
+        Ok(Enrollment::Issued(mut cert)) => {
+            for warning in &mut cert.warnings {
+                if let std::borrow::Cow::Owned(clean) = secrets.apply(warning) {
+                    *warning = clean;
+                }
+            }
+            Ok(Enrollment::Issued(cert))
+        }
+        Ok(pending) => Ok(pending),
+        Err(error) => Err(error.redacted(secrets)),
+    }
+}
+
 /// Sends `/cacerts` and `/simpleenroll` together and builds the result.
+///
+/// Once the CA has issued, the certificate is never lost: a failed
+/// `/cacerts` is tried once more only when the try can finish within
+/// `request_timeout` of the start (so that the host's deadline never cuts
+/// the call off); should it fail again, or find no time, the certificate
+/// comes back with the chain certificates that came with it and a warning
+/// saying why `/cacerts` failed. Where it cannot come back at all, the
+/// error carries its serial number and its PEM.
 fn submit(
     config: &Config,
     transport: &dyn Transport,
     csr: &Csr,
 ) -> Result<Enrollment, HandlerError> {
+    let started = transport.now();
+    let secrets = &config.redactions;
     // The enrollment goes first: it is the server's longer task. The CA
     // certificates usually come back first and are read while it runs.
     let requests = vec![
@@ -129,14 +166,20 @@ fn submit(
         est::limits(config),
         &mut |index, outcome| match index {
             0 => enrolled = Some(outcome),
-            1 => cacerts = Some(est::interpret(Endpoint::CaCerts, outcome)),
+            1 => {
+                cacerts = Some(ca_certificates(est::interpret(
+                    Endpoint::CaCerts,
+                    outcome,
+                    secrets,
+                )))
+            }
             _ => {}
         },
     );
-    let (Some(enrolled), Some(cacerts)) = (enrolled, cacerts) else {
+    let Some(enrolled) = enrolled else {
         return Err(lost_request());
     };
-    let enrolled = match est::interpret(Endpoint::SimpleEnroll, enrolled)? {
+    let enrolled = match est::interpret(Endpoint::SimpleEnroll, enrolled, secrets)? {
         Answer::Pending { retry_after_secs } => {
             return Ok(Enrollment::Pending(Pending {
                 poll_identifier: csr.fingerprint(),
@@ -146,15 +189,50 @@ fn submit(
         Answer::Certificates(certs) => certs,
     };
     let (leaf, extra) = pick_issued(csr, enrolled)?;
-    let warnings = check_names(config.names_check, csr, &leaf).map_err(|e| issued_but(&leaf, e))?;
-    let cas = match cacerts {
-        Ok(Answer::Certificates(cas)) => cas,
-        // The certificate exists now; one more try keeps it from being lost.
-        _ => fetch_ca_certs(config, transport).map_err(|e| issued_but(&leaf, e))?,
+    let mut warnings =
+        check_names(config.names_check, csr, &leaf).map_err(|e| issued_but(&leaf, e))?;
+    let cacerts = match cacerts.unwrap_or_else(|| Err(lost_request())) {
+        Ok(cas) => Ok(cas),
+        // The certificate exists now: one more try, if it can finish in
+        // time, keeps its chain from being lost.
+        Err(first) => match time_left(config, transport, started) {
+            Some(secs) => fetch_ca_certs(config, transport, secs),
+            None => Err(first),
+        },
     };
-    let mut issued = bundle(&leaf, &cas, &extra)?;
-    issued.warnings = warnings;
-    Ok(Enrollment::Issued(issued))
+    let issued = match cacerts {
+        Ok(cas) => bundle(&leaf, &cas, &extra)?,
+        Err(why) => {
+            let issued = with_known_chain(&leaf, &extra);
+            warnings.push(format!(
+                "the certificate was issued, but /cacerts failed ({why}); it is returned with the {} chain certificate(s) that came with it; fetch the CA certificates (ca-certs) to complete its chain",
+                issued.chain_len
+            ));
+            issued.certificate
+        }
+    };
+    Ok(Enrollment::Issued(IssuedCertificate { warnings, ..issued }))
+}
+
+/// The whole seconds left of `request_timeout` since `started`, when there
+/// is at least one: a request started later could not finish before the
+/// call's deadline.
+fn time_left(config: &Config, transport: &dyn Transport, started: Instant) -> Option<u32> {
+    let budget = Duration::from_secs(config.request_timeout_secs.into());
+    let left = budget.checked_sub(transport.now().saturating_duration_since(started))?;
+    u32::try_from(left.as_secs()).ok().filter(|&secs| secs >= 1)
+}
+
+/// The CA certificates of a `/cacerts` answer.
+fn ca_certificates(
+    answer: Result<Answer, HandlerError>,
+) -> Result<Vec<ReceivedCertificate>, HandlerError> {
+    match answer? {
+        Answer::Certificates(certs) => Ok(certs),
+        Answer::Pending { .. } => Err(HandlerError::MalformedAnswer(
+            "/cacerts: unexpected pending answer".into(),
+        )),
+    }
 }
 
 /// Compares the issued certificate's names with the CSR's: an error under
@@ -191,22 +269,24 @@ fn check_names(
     }
 }
 
+/// `GET /cacerts` alone, given `timeout_secs` in all.
 fn fetch_ca_certs(
     config: &Config,
     transport: &dyn Transport,
+    timeout_secs: u32,
 ) -> Result<Vec<ReceivedCertificate>, HandlerError> {
     let request = EstRequest::CaCerts.to_http(config);
-    let outcome = transport
-        .send_all(vec![request], est::limits(config))
-        .into_iter()
-        .next();
+    let limits = Limits {
+        timeout_secs,
+        ..est::limits(config)
+    };
+    let outcome = transport.send_all(vec![request], limits).into_iter().next();
     let outcome = outcome.ok_or_else(lost_request)?;
-    match est::interpret(Endpoint::CaCerts, outcome)? {
-        Answer::Certificates(certs) => Ok(certs),
-        Answer::Pending { .. } => Err(HandlerError::MalformedAnswer(
-            "/cacerts: unexpected pending answer".into(),
-        )),
-    }
+    ca_certificates(est::interpret(
+        Endpoint::CaCerts,
+        outcome,
+        &config.redactions,
+    ))
 }
 
 /// Finds the certificate for the CSR's key among those the server
@@ -254,25 +334,48 @@ fn bundle(
             )),
         ));
     }
+    Ok(bundled(leaf, &chain))
+}
+
+/// An issued certificate whose CA certificates could not be fetched: the
+/// leaf, with as much of its chain as came with it.
+struct KnownChain {
+    certificate: IssuedCertificate,
+    chain_len: usize,
+}
+
+fn with_known_chain(leaf: &ReceivedCertificate, extra: &[ReceivedCertificate]) -> KnownChain {
+    let chain = issuer_chain(leaf, extra.iter());
+    KnownChain {
+        chain_len: chain.len(),
+        certificate: bundled(leaf, &chain),
+    }
+}
+
+/// The leaf, then `chain`, as acme2certifier takes them.
+fn bundled(leaf: &ReceivedCertificate, chain: &[&ReceivedCertificate]) -> IssuedCertificate {
     let mut cert_bundle = certificate_pem(leaf);
     for ca in chain {
         cert_bundle.push_str(&certificate_pem(ca));
     }
-    Ok(IssuedCertificate {
+    IssuedCertificate {
         cert_bundle,
         cert_raw: encoding::base64_line(leaf.der()),
         warnings: Vec::new(),
-    })
+    }
 }
 
-/// Adds to `error` that a certificate was issued, so that an operator can
-/// find it at the CA even though the handler could not complete.
-fn issued_but(leaf: &Certificate, error: HandlerError) -> HandlerError {
+/// Adds to `error` that a certificate was issued, with its serial number
+/// and its PEM, so that it is not lost although the handler could not
+/// return it as a result. The PEM is on one line, as error texts are (a
+/// reader that needs them gets its line breaks back with `fold -w 64`).
+fn issued_but(leaf: &ReceivedCertificate, error: HandlerError) -> HandlerError {
     let tbs = leaf.tbs_certificate();
     error.with_note(&format!(
-        " (the CA issued certificate serial {} for \"{}\", which could not be returned)",
+        " (the CA issued certificate serial {} for \"{}\", which could not be returned as a result; its PEM: -----BEGIN CERTIFICATE----- {} -----END CERTIFICATE-----)",
         tbs.serial_number(),
-        crate::x509::dn::to_string(tbs.subject())
+        crate::x509::dn::to_string(tbs.subject()),
+        encoding::base64_line(leaf.der())
     ))
 }
 

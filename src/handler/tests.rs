@@ -129,18 +129,24 @@ fn answers_are_matched_to_their_requests_in_whatever_order_they_arrive() {
 fn an_answer_the_transport_never_hands_over_is_a_transport_error() {
     let ca = Rc::new(TestCa::new("Lost"));
     let csr = b64url(&make_csr("lost.example.test"));
-    for lose in [0, 1] {
-        let transport = Arriving {
-            inner: issuing(&ca),
-            lose: Some(lose),
-        };
-        match enroll(&basic_config(), &transport, &csr) {
-            Err(HandlerError::Transport(failure)) => {
-                assert!(failure.detail.contains("lost a request"), "{failure:?}")
-            }
-            other => panic!("losing answer {lose}: {other:?}"),
+    let transport = Arriving {
+        inner: issuing(&ca),
+        lose: Some(0),
+    };
+    match enroll(&basic_config(), &transport, &csr) {
+        Err(HandlerError::Transport(failure)) => {
+            assert!(failure.detail.contains("lost a request"), "{failure:?}")
         }
+        other => panic!("losing the enrollment's answer: {other:?}"),
     }
+    // A lost /cacerts after issuance is asked for again.
+    let transport = Arriving {
+        inner: issuing(&ca),
+        lose: Some(1),
+    };
+    let cert = issued(enroll(&basic_config(), &transport, &csr));
+    assert_eq!(cert.cert_bundle.matches("BEGIN CERTIFICATE").count(), 3);
+    assert!(cert.warnings.is_empty(), "{:?}", cert.warnings);
 }
 
 #[test]
@@ -392,30 +398,263 @@ fn a_failed_cacerts_is_retried_once_after_issuance() {
     ));
     assert_eq!(cacerts_calls.get(), 2);
     assert!(cert.cert_bundle.ends_with(&pem(&ca.intermediate_der())));
+    assert!(cert.warnings.is_empty(), "{:?}", cert.warnings);
+}
 
-    // Failing twice: the error keeps the server's words and names the certificate.
-    let ca3 = Rc::clone(&ca);
+/// A transport whose clock moves on by `takes` with every batch it sends,
+/// that answers `/cacerts` with `cacerts` and records each batch's limits.
+struct Clocked {
+    inner: ScriptedTransport,
+    takes: std::time::Duration,
+    now: std::cell::Cell<std::time::Instant>,
+    limits: std::cell::RefCell<Vec<crate::transport::Limits>>,
+}
+
+impl Clocked {
+    /// An EST server issuing from `ca` with the PKCS#7 `with_chain` adds
+    /// (the issuing CA), whose `/cacerts` answers with `cacerts`, each
+    /// batch taking `takes_secs`.
+    fn new(
+        ca: &Rc<TestCa>,
+        with_chain: bool,
+        takes_secs: u64,
+        cacerts: impl Fn() -> Result<Response, TransportError> + 'static,
+    ) -> Self {
+        let ca = Rc::clone(ca);
+        let inner = ScriptedTransport::new(move |request| {
+            if !is_enroll(request) {
+                return cacerts();
+            }
+            let leaf = ca.issue(&enrolled_csr(request));
+            if with_chain {
+                pkcs7_answer(&[&leaf, &ca.intermediate_der()])
+            } else {
+                pkcs7_answer(&[&leaf])
+            }
+        });
+        Self {
+            inner,
+            takes: std::time::Duration::from_secs(takes_secs),
+            now: std::cell::Cell::new(std::time::Instant::now()),
+            limits: Default::default(),
+        }
+    }
+}
+
+impl Transport for Clocked {
+    fn send_all(
+        &self,
+        requests: Vec<Request>,
+        limits: crate::transport::Limits,
+    ) -> Vec<Result<Response, TransportError>> {
+        self.limits.borrow_mut().push(limits);
+        self.now.set(self.now.get() + self.takes);
+        self.inner.send_all(requests, limits)
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.now.get()
+    }
+}
+
+fn cacerts_timeout() -> Result<Response, TransportError> {
+    Err(TransportError::failed(
+        crate::error::TransportCause::Timeout,
+        "no answer in time",
+    ))
+}
+
+#[test]
+fn a_certificate_issued_while_cacerts_stalls_is_returned_with_a_warning() {
+    let ca = Rc::new(TestCa::new("Stall"));
+    for with_chain in [false, true] {
+        // request_timeout is 20 s; the exchange used all of it: /cacerts
+        // timed out, and no time is left for another try.
+        let transport = Clocked::new(&ca, with_chain, 20, cacerts_timeout);
+        let cert = issued(enroll(
+            &basic_config(),
+            &transport,
+            &b64url(&make_csr("stall.example.test")),
+        ));
+        assert_eq!(transport.limits.borrow().len(), 1, "no retry without time");
+        let leaf = crate::encoding::decode_base64(cert.cert_raw.as_bytes()).unwrap();
+        let (chain, known) = if with_chain {
+            (pem(&ca.intermediate_der()), 1)
+        } else {
+            (String::new(), 0)
+        };
+        assert_eq!(cert.cert_bundle, format!("{}{chain}", pem(&leaf)));
+        assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
+        let warning = &cert.warnings[0];
+        assert!(
+            warning.contains("/cacerts failed (timeout: /cacerts: no answer in time)")
+                && warning.contains(&format!("{known} chain certificate(s)")),
+            "{warning}"
+        );
+        assert!(!warning.contains("/simpleenroll:"), "{warning}");
+    }
+}
+
+#[test]
+fn a_retry_of_cacerts_gets_only_the_time_that_is_left() {
+    let ca = Rc::new(TestCa::new("Left"));
+    // Each batch takes 7 s of the 20: the retry may take the 13 left.
+    let transport = Clocked::new(&ca, false, 7, || response(503, &[], "busy"));
+    let cert = issued(enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("left.example.test")),
+    ));
+    let limits: Vec<u32> = transport
+        .limits
+        .borrow()
+        .iter()
+        .map(|l| l.timeout_secs)
+        .collect();
+    assert_eq!(limits, [20, 13]);
+    // Failing twice: the certificate comes back, with the server's words.
+    assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
+    assert!(
+        cert.warnings[0].contains("/cacerts: the server failed: busy"),
+        "{:?}",
+        cert.warnings
+    );
+    assert_eq!(cert.cert_bundle.matches("BEGIN CERTIFICATE").count(), 1);
+
+    // Less than a second left: no retry is started.
+    let transport = Clocked::new(&ca, false, 20, || response(503, &[], "busy"));
+    let cert = issued(enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("late.example.test")),
+    ));
+    assert_eq!(transport.limits.borrow().len(), 1);
+    assert!(cert.warnings[0].contains("busy"), "{:?}", cert.warnings);
+}
+
+#[test]
+fn an_issued_certificate_that_cannot_be_returned_is_in_the_error() {
+    let ca = Rc::new(TestCa::new("InError"));
+    let other = TestCa::new("Elsewhere");
+    let (ca2, other_root) = (Rc::clone(&ca), other.root_der());
     let transport = ScriptedTransport::new(move |request| {
         if is_enroll(request) {
-            pkcs7_answer(&[&ca3.issue(&enrolled_csr(request))])
+            pkcs7_answer(&[&ca2.issue(&enrolled_csr(request))])
         } else {
-            response(503, &[], "busy")
+            pkcs7_answer(&[&other_root])
         }
     });
+    let text = enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("e.example.test")),
+    )
+    .unwrap_err()
+    .to_string();
+    let pem_start = text.find("-----BEGIN CERTIFICATE-----").expect(&text);
+    let pem_end = text.find("-----END CERTIFICATE-----").expect(&text);
+    let der = crate::encoding::decode_pem(&text.as_bytes()[pem_start..pem_end + 25])
+        .unwrap()
+        .unwrap()
+        .1;
+    let leaf = Certificate::from_der(&der).unwrap();
+    assert_eq!(
+        leaf.tbs_certificate().issuer().to_string(),
+        "CN=InError Issuing CA"
+    );
+    assert!(
+        text.contains(&format!(
+            "serial {}",
+            leaf.tbs_certificate().serial_number()
+        )),
+        "{text}"
+    );
+}
+
+const ECHO_PASSWORD: &str = "estpwd-secret";
+/// base64("estuser:estpwd-secret"), the Basic value `basic_config` sends.
+const ECHO_BASIC: &str = "ZXN0dXNlcjplc3Rwd2Qtc2VjcmV0";
+
+#[test]
+fn the_cas_echo_of_the_credentials_never_reaches_an_error() {
+    let page = format!(
+        "<h1>Bad request</h1><pre>Authorization: Basic {ECHO_BASIC}\nX-Password: {ECHO_PASSWORD}</pre> the CA's own words"
+    );
+    for status in [400, 401, 500, 302] {
+        let page = page.clone();
+        let location = format!("https://elsewhere.test/?auth=Basic%20{ECHO_BASIC}");
+        let err = enroll_error(move || {
+            response(
+                status,
+                &[("content-type", "text/html"), ("location", &location)],
+                page.as_bytes(),
+            )
+        });
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(ECHO_BASIC), "{status}: {shown}");
+            assert!(!shown.contains(&ECHO_BASIC[..12]), "{status}: {shown}");
+            assert!(!shown.contains(ECHO_PASSWORD), "{status}: {shown}");
+        }
+        let text = err.to_string();
+        assert!(text.contains("[redacted]"), "{status}: {text}");
+        if status != 302 {
+            assert!(text.contains("the CA's own words"), "{status}: {text}");
+        }
+    }
+    // A /cacerts that echoes them, after issuance: the warning is clean.
+    let ca = Rc::new(TestCa::new("Echo"));
+    let echo = format!("you sent Basic {ECHO_BASIC}; the CA's own words");
+    let transport = Clocked::new(&ca, false, 20, move || response(500, &[], echo.clone()));
+    let cert = issued(enroll(
+        &basic_config(),
+        &transport,
+        &b64url(&make_csr("echo.example.test")),
+    ));
+    let warning = &cert.warnings[0];
+    assert!(!warning.contains(ECHO_BASIC), "{warning}");
+    assert!(warning.contains("the CA's own words"), "{warning}");
+}
+
+#[test]
+fn every_secret_of_the_configuration_is_taken_out_of_the_cas_words() {
+    let config = Config::load(&MapSettings::with(&[
+        (keys::EST_HOST, "https://est.test"),
+        (keys::EST_CLIENT_CERT, "/client.p12"),
+        (keys::CERT_PASSPHRASE, "p12-Pass-phrase"),
+        (keys::API_TOKEN, "api-Token-value"),
+    ]))
+    .unwrap();
+    let ca = Rc::new(TestCa::new("Secrets"));
+    let transport = enroll_answers(&ca, || {
+        response(
+            500,
+            &[],
+            "passphrase p12-Pass-phrase, token Bearer api-Token-value, api-Token-value again",
+        )
+    });
+    let err = enroll(&config, &transport, &b64url(&make_csr("s.example.test"))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CA server error (HTTP 500): /simpleenroll: the server failed: passphrase [redacted], token Bearer [redacted], [redacted] again"
+    );
+}
+
+#[test]
+fn a_certificate_naming_the_password_does_not_show_it() {
+    let ca = Rc::new(TestCa::new("Named"));
+    // A certificate for another key, whose subject is the password.
+    let stranger = ca.issue(&make_csr(ECHO_PASSWORD));
+    let transport = enroll_answers(&ca, move || pkcs7_answer(&[&stranger]));
     let err = enroll(
         &basic_config(),
         &transport,
-        &b64url(&make_csr("r2.example.test")),
+        &b64url(&make_csr("me.example.test")),
     )
     .unwrap_err();
+    assert_eq!(err.kind(), "certificate-mismatch");
     let text = err.to_string();
-    assert_eq!(err.kind(), "server-error");
-    assert!(
-        text.contains("/cacerts")
-            && text.contains("busy")
-            && text.contains("issued certificate serial"),
-        "{text}"
-    );
+    assert!(!text.contains(ECHO_PASSWORD), "{text}");
+    assert!(text.contains("subject \"CN=[redacted]\""), "{text}");
 }
 
 #[test]

@@ -85,6 +85,10 @@ pub enum EnrollFault {
     OtherKey,
     /// `drop-sans`: a certificate without the CSR's SANs.
     DropSans,
+    /// `echo-headers`: 500 with an HTML error page that shows every header
+    /// of the request as it came, `Authorization` included (a server whose
+    /// error page reflects the request).
+    EchoHeaders,
 }
 
 impl EnrollFault {
@@ -103,6 +107,7 @@ impl EnrollFault {
         "wrong-content-type",
         "other-key",
         "drop-sans",
+        "echo-headers",
     ];
 
     /// The fault a CSR name selects: `Some(Ok(_))` when `name` starts with
@@ -132,6 +137,7 @@ impl fmt::Display for EnrollFault {
             Self::WrongContentType => "wrong-content-type",
             Self::OtherKey => "other-key",
             Self::DropSans => "drop-sans",
+            Self::EchoHeaders => "echo-headers",
         };
         f.write_str(name)
     }
@@ -154,6 +160,7 @@ impl FromStr for EnrollFault {
             "wrong-content-type" => Self::WrongContentType,
             "other-key" => Self::OtherKey,
             "drop-sans" => Self::DropSans,
+            "echo-headers" => Self::EchoHeaders,
             other => {
                 let code = other
                     .strip_prefix("status-")

@@ -78,9 +78,12 @@ struct Args {
     /// Add an unrelated certificate to /cacerts.
     #[arg(long)]
     cacerts_extra: bool,
+    /// Answer nothing to GET /cacerts (enrollments are answered as usual).
+    #[arg(long)]
+    stall_cacerts: bool,
     /// Apply this fault to every enrollment: stall-headers, trickle, reset,
     /// huge, endless, pending-forever, status-NNN, garbage, truncated,
-    /// oversized, wrong-content-type, other-key or drop-sans.
+    /// oversized, wrong-content-type, other-key, drop-sans or echo-headers.
     #[arg(long, value_name = "KIND")]
     fault: Option<EnrollFault>,
     /// Apply fault KIND to an enrollment whose CSR's CN (or else first DNS
@@ -142,6 +145,7 @@ async fn main() -> Result<()> {
         require_final_newline: args.require_final_newline,
         require_base64_header: args.require_base64_header,
         require_cn: args.require_cn,
+        stall_cacerts: args.stall_cacerts,
     };
     let server = EstServer::start(ServerConfig {
         ca_name: "est-server".into(),

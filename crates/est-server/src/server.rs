@@ -124,6 +124,10 @@ pub struct Faults {
     pub require_base64_header: bool,
     /// Refuse (400) a CSR whose subject has no common name (CN).
     pub require_cn: bool,
+    /// Answer nothing to `GET /cacerts` (not even the status line) until the
+    /// client goes away or [`STALL_LIMIT`] passes (then 503), as a CA whose
+    /// publication point hangs while enrollment works.
+    pub stall_cacerts: bool,
 }
 
 /// How to run a server.
@@ -705,24 +709,25 @@ async fn handle(
     peer: &Peer,
     faults: &Faults,
 ) -> Answer {
-    let path = request.uri().path().to_owned();
-    let authorization = request.headers().get(hyper::header::AUTHORIZATION).cloned();
+    let (request, body) = request.into_parts();
+    let path = request.uri.path().to_owned();
+    let authorization = request.headers.get(hyper::header::AUTHORIZATION).cloned();
     let transfer_encoding = request
-        .headers()
+        .headers
         .get("content-transfer-encoding")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_ascii_lowercase());
     let record = {
         let mut log = lock(&state.log);
         log.push(RequestRecord {
-            method: request.method().to_string(),
+            method: request.method.to_string(),
             path: path.clone(),
             had_authorization: authorization.is_some(),
             had_client_cert: peer.had_client_cert,
             tls_version: peer.tls_version.clone(),
             connection: peer.connection,
             transfer_encoding: request
-                .headers()
+                .headers
                 .get(hyper::header::TRANSFER_ENCODING)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             fault: None,
@@ -748,14 +753,16 @@ async fn handle(
         );
         return answer;
     }
-    match (request.method(), op) {
+    match (&request.method, op) {
+        (&Method::GET, "cacerts") if faults.stall_cacerts => {
+            // Dropped with the connection when the client goes away.
+            tokio::time::sleep(STALL_LIMIT).await;
+            text(StatusCode::SERVICE_UNAVAILABLE, "stalled for too long")
+        }
         (&Method::GET, "cacerts") => cacerts(state, faults),
         (&Method::GET, "csrattrs") => text(StatusCode::NO_CONTENT, ""),
         (&Method::POST, "simpleenroll" | "simplereenroll") => {
-            let body = match Limited::new(request.into_body(), MAX_REQUEST)
-                .collect()
-                .await
-            {
+            let body = match Limited::new(body, MAX_REQUEST).collect().await {
                 Ok(body) => body.to_bytes(),
                 Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
             };
@@ -784,7 +791,7 @@ async fn handle(
             match fault {
                 Some(fault) => {
                     lock(&state.log)[record].fault = Some(fault);
-                    faulty_enroll(state, faults, &body, fault, peer).await
+                    faulty_enroll(state, faults, &body, fault, peer, &request.headers).await
                 }
                 // Signing is CPU work: it runs off the async workers, so
                 // that other connections' answers (a /cacerts sent at the
@@ -804,7 +811,7 @@ async fn handle(
         }
         (_, "cacerts" | "csrattrs" | "simpleenroll" | "simplereenroll") => text(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} is not allowed on /{op}", request.method()),
+            format!("{} is not allowed on /{op}", request.method),
         ),
         _ => text(
             StatusCode::NOT_FOUND,
@@ -855,9 +862,11 @@ async fn faulty_enroll(
     body: &[u8],
     fault: EnrollFault,
     peer: &Peer,
+    headers: &hyper::HeaderMap,
 ) -> Answer {
     let mut faults = faults.clone();
     match fault {
+        EnrollFault::EchoHeaders => return echo_headers(headers),
         EnrollFault::StallHeaders => {
             // Dropped with the connection when the client goes away.
             tokio::time::sleep(STALL_LIMIT).await;
@@ -888,6 +897,29 @@ async fn faulty_enroll(
         EnrollFault::Reset => answer.map(|body| body.reset(Arc::clone(&peer.control))),
         _ => answer,
     }
+}
+
+/// [`EnrollFault::EchoHeaders`]: a 500 error page that shows every request
+/// header as it came, `Authorization` included, as some servers' debug
+/// pages do.
+fn echo_headers(headers: &hyper::HeaderMap) -> Answer {
+    let mut page = String::from(
+        "<html><head><title>500 Internal Server Error</title></head><body>\n\
+         <h1>Internal Server Error</h1>\n<p>The enrollment failed. The request was:</p>\n<pre>\n",
+    );
+    for (name, value) in headers {
+        page.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    page.push_str("</pre>\n<p>est-server echo-headers fault</p>\n</body></html>\n");
+    let mut answer = text(StatusCode::INTERNAL_SERVER_ERROR, page);
+    answer.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    answer
 }
 
 /// 202 with `Retry-After`.

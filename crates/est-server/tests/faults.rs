@@ -906,3 +906,55 @@ async fn the_binary_keeps_serving_when_its_output_is_gone() {
     served.unwrap();
     assert!(alive, "the server exited after printing to a closed pipe");
 }
+
+#[tokio::test]
+async fn echo_headers_shows_the_request_headers_in_an_error_page() {
+    let server = start(by_csr()).await;
+    let csr = named("fault-echo-headers.example.test");
+    let (head, body) = raw_exchange(&server, &raw_enroll_with(&csr, "x-probe: 42\r\n")).await;
+    assert!(head.starts_with("http/1.1 500"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let basic = Base64::encode_string(b"estuser:estpwd");
+    assert!(
+        body.contains(&format!("authorization: Basic {basic}\n")),
+        "{body}"
+    );
+    assert!(
+        body.contains("x-probe: 42\n") && body.contains("content-type: application/pkcs10\n"),
+        "{body}"
+    );
+    assert!(body.contains("Internal Server Error"), "{body}");
+    assert_eq!(last_fault(&server), Some(EnrollFault::EchoHeaders));
+    all_let_go(&server).await;
+}
+
+#[tokio::test]
+async fn stall_cacerts_holds_cacerts_while_enrollments_are_answered() {
+    let server = start(Faults {
+        stall_cacerts: true,
+        ..Faults::default()
+    })
+    .await;
+    let url = server.http_url().unwrap();
+    let mut tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let get = format!(
+        "GET /.well-known/est/cacerts HTTP/1.1\r\nhost: localhost\r\nauthorization: Basic {}\r\n\r\n",
+        Base64::encode_string(b"estuser:estpwd")
+    );
+    tcp.write_all(get.as_bytes()).await.unwrap();
+    let mut buffer = [0u8; 1024];
+    let read = timeout(QUIET, tcp.read(&mut buffer)).await;
+    assert!(
+        read.is_err(),
+        "no answer to /cacerts within {QUIET:?}: {read:?}"
+    );
+    // Meanwhile an enrollment is answered at once.
+    let (head, body) = raw_exchange(&server, &raw_enroll_with(&named("a.test"), "")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(body.len() > 100, "{body}");
+    assert_eq!(server.open_connections(), 1, "the stalled /cacerts is held");
+    drop(tcp);
+    all_let_go(&server).await;
+}

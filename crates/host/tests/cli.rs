@@ -411,3 +411,42 @@ async fn without_room_for_the_instance_pool_instances_are_allocated_on_demand() 
     );
     assert!(shown.contains("EST server: OK"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enroll_returns_a_certificate_issued_while_cacerts_stalls() {
+    let setup = setup(
+        "stall-cacerts",
+        Faults {
+            stall_cacerts: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let bundle = setup.dir.join("bundle.pem");
+    let output = ca_handler(
+        &[
+            "enroll",
+            "--config",
+            &setup.config,
+            "--set",
+            "request_timeout=2",
+            "--csr",
+            &setup.csr,
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        &[("CLI_EST_PASSWORD", PASSWORD)],
+    );
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("subject:    CN=cli.example.test"), "{shown}");
+    assert!(shown.contains("chain:      0 CA certificate(s)"), "{shown}");
+    assert!(
+        shown.contains("/cacerts failed (timeout: /cacerts:"),
+        "the warning is shown: {shown}"
+    );
+    let written = std::fs::read_to_string(bundle).unwrap();
+    assert_eq!(written.matches("-----BEGIN CERTIFICATE-----").count(), 1);
+    assert!(!shown.contains(PASSWORD), "{shown}");
+    drop(setup.server);
+}

@@ -982,3 +982,40 @@ async fn servers_that_frame_and_check_their_own_way_are_met() {
         );
     }
 }
+
+/// `/simpleenroll` answers at once, `/cacerts` never: the certificate the
+/// CA issued comes back (with the chain it came with: none here) and a
+/// warning naming `/cacerts`, within the call's deadline, with no second
+/// `/cacerts` started that could not finish in time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_issued_while_cacerts_stalls_comes_back_with_a_warning() {
+    let lab = Lab::start(ServerConfig {
+        faults: Faults {
+            stall_cacerts: true,
+            ..Faults::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let settings = lab.settings(&[("request_timeout", "2")]);
+    let cert = issued(enroll(&settings).await);
+    let bundle = PemBundle::parse(&cert.cert_bundle).unwrap();
+    assert!(bundle.chain.is_empty(), "{bundle:?}");
+    assert_eq!(Base64::decode_vec(&cert.cert_raw).unwrap(), bundle.leaf);
+    let leaf = est_ca_host::report::Summary::of(&bundle.leaf).unwrap();
+    assert_eq!(leaf.subject, "CN=e2e.example.test");
+    assert_eq!(cert.warnings.len(), 1, "{:?}", cert.warnings);
+    let warning = &cert.warnings[0];
+    assert!(
+        warning.contains("/cacerts failed (timeout: /cacerts:")
+            && warning.contains("0 chain certificate(s)"),
+        "{warning}"
+    );
+    assert!(!warning.contains("/simpleenroll:"), "{warning}");
+    let paths: Vec<String> = lab.server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths.iter().filter(|p| p.ends_with("/cacerts")).count(),
+        1,
+        "{paths:?}"
+    );
+}

@@ -247,14 +247,19 @@ struct Serve {
 
 impl Serve {
     async fn start(dir: &Path, config: &Path, env: &[(&'static str, String)]) -> Self {
+        let config = ["--config".to_owned(), config.display().to_string()];
+        Self::start_with(dir, &config, env).await
+    }
+
+    /// `ca-handler -vv serve` with the settings arguments `settings`.
+    async fn start_with(dir: &Path, settings: &[String], env: &[(&'static str, String)]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = dir.join("serve.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_ca-handler"))
             .arg("-vv")
             .arg("serve")
-            .arg("--config")
-            .arg(config)
+            .args(settings)
             .arg("--listen")
             .arg(addr.to_string())
             .env_remove("RUST_LOG")
@@ -656,4 +661,184 @@ async fn no_failure_shows_a_secret_on_any_channel() {
         secrets.needles().len()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scratch directory of its own for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("secrets-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `--set KEY=VALUE` arguments for `pairs`.
+fn set_args(pairs: &[(&str, String)]) -> Vec<String> {
+    pairs
+        .iter()
+        .flat_map(|(k, v)| ["--set".to_owned(), format!("{k}={v}")])
+        .collect()
+}
+
+/// A password in `est_host` is never shown, whatever it holds: not by
+/// `check`, not in serve's start-up log, not in `/health` (with the token)
+/// and not in the problem document the configuration error gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_est_host_never_shows() {
+    let dir = scratch("est-host");
+    let token = format!("ApiTok-{}", random());
+    for (i, special) in ["/", "?", "#", "@", "%", "%2F"].into_iter().enumerate() {
+        let password = format!("Inj{special}Pw{i}-{}", random());
+        // What a parser may keep of it: the part after the special text.
+        let tail = format!("Pw{i}-");
+        let est_host = format!("https://user:{password}@127.0.0.1:{}", free_port());
+        let pairs = [
+            ("est_host", est_host.clone()),
+            ("est_user", "estuser".to_owned()),
+            ("est_password", "est-Password".to_owned()),
+            ("api_token", token.clone()),
+        ];
+        let args = set_args(&pairs);
+        let leaks = |channel: &str, text: &str| {
+            assert!(
+                !text.contains(&password) && !text.contains("Inj") && !text.contains(&tail),
+                "{special}: the password shows in {channel}:\n{text}"
+            );
+        };
+
+        let mut check = vec!["-vv".to_owned(), "check".to_owned()];
+        check.extend(args.iter().cloned());
+        let check: Vec<&str> = check.iter().map(String::as_str).collect();
+        let (code, text) = ca_handler(&dir, &check, &[]).await;
+        assert_eq!(code, Some(3), "{special}: check:\n{text}");
+        assert!(text.contains("must not carry credentials"), "{text}");
+        leaks("ca-handler check", &text);
+
+        let mut serve = Serve::start_with(&dir, &args, &[]).await;
+        serve.ready().await.expect("serve starts despite the error");
+        let (status, _, health) =
+            call(serve.addr, "GET", "/health", Some(&token), String::new()).await;
+        assert!(health.contains("must not carry credentials"), "{health}");
+        leaks("/health with the token", &health);
+        let _ = status;
+        let (status, kind, answer) = call(
+            serve.addr,
+            "POST",
+            "/enroll",
+            Some(&token),
+            csr_pem("a.example.test"),
+        )
+        .await;
+        assert_eq!(
+            (status, kind.as_deref()),
+            (500, Some("urn:est-ca-handler:problem:config")),
+            "{answer}"
+        );
+        leaks("POST /enroll's 500", &answer);
+        let log = serve.stop().await;
+        assert!(log.contains("must not carry credentials"), "{log}");
+        leaks("serve's log", &log);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An EST server whose error page shows the request's headers
+/// (`Authorization` among them): the credentials are taken out of its
+/// words everywhere they go (the component's error, the CLI's output and
+/// log, serve's problem document and log), its other words are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cas_echo_of_the_credentials_never_shows() {
+    let dir = scratch("echo");
+    let password = format!("EchoPw-{}", random());
+    let token = format!("ApiTok-{}", random());
+    let server = EstServer::start(ServerConfig {
+        password: password.clone(),
+        faults: Faults {
+            fault: Some(est_server::EnrollFault::EchoHeaders),
+            ..Faults::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let anchor = dir.join("root.pem");
+    std::fs::write(&anchor, server.trust_anchor_pem()).unwrap();
+    let basic = Base64::encode_string(format!("estuser:{password}").as_bytes());
+    let needles = [
+        ("the password", password.clone()),
+        ("the Basic value", basic.trim_end_matches('=').to_owned()),
+        ("the API token", token.clone()),
+    ];
+    let absent = |channel: &str, text: &str| {
+        for (what, needle) in &needles {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{what} shows in {channel}:\n{text}"
+            );
+        }
+    };
+    let check = |channel: &str, text: &str| {
+        absent(channel, text);
+        assert!(
+            text.contains("est-server echo-headers fault") && text.contains("[redacted]"),
+            "{channel} keeps the CA's other words:\n{text}"
+        );
+    };
+    let pairs = [
+        ("est_host", server.https_url()),
+        ("est_user", "estuser".to_owned()),
+        ("est_password_variable", "ECHO_EST_PASSWORD".to_owned()),
+        ("ca_bundle", anchor.display().to_string()),
+        ("api_token_variable", "ECHO_API_TOKEN".to_owned()),
+    ];
+    let env = [
+        ("ECHO_EST_PASSWORD", password.clone()),
+        ("ECHO_API_TOKEN", token.clone()),
+    ];
+
+    // The component's error, through the host.
+    let settings = est_ca_host::Settings::with_env(pairs.clone(), |name| {
+        env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let csr = csr_pem("echo.example.test");
+    match common::host().enroll(&settings, &csr).await.unwrap() {
+        Err(error @ est_ca_host::HandlerError::ServerError(_)) => {
+            check("the component's error", &format!("{error:?}"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The CLI: its output and its -vv log.
+    let csr_path = dir.join("req.pem");
+    std::fs::write(&csr_path, &csr).unwrap();
+    let mut enroll = vec!["-vv".to_owned(), "enroll".to_owned()];
+    enroll.extend(set_args(&pairs));
+    enroll.extend(["--csr".to_owned(), csr_path.display().to_string()]);
+    let enroll: Vec<&str> = enroll.iter().map(String::as_str).collect();
+    let (code, text) = ca_handler(&dir, &enroll, &env).await;
+    assert_eq!(code, Some(8), "{text}");
+    assert!(text.contains("DEBUG"), "-vv logs: {text}");
+    check("ca-handler -vv enroll", &text);
+
+    // serve: the problem document and the log.
+    let mut serve = Serve::start_with(&dir, &set_args(&pairs), &env).await;
+    serve.ready().await.unwrap();
+    let (status, kind, answer) = call(serve.addr, "POST", "/enroll", Some(&token), csr).await;
+    assert_eq!(
+        (status, kind.as_deref()),
+        (502, Some("urn:est-ca-handler:problem:server-error")),
+        "{answer}"
+    );
+    check("serve's problem document", &answer);
+    let log = serve.stop().await;
+    assert!(log.contains("/enroll"), "serve -vv logs requests: {log}");
+    absent("serve's log", &log);
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A PEM CSR (fresh ECDSA P-256 key) for `name` as CN and SAN.
+fn csr_pem(name: &str) -> String {
+    common::csr_pem(name)
 }
