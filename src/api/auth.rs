@@ -1,9 +1,10 @@
 //! Who may call the API: `Authorization: Bearer <api_token>`, compared in
 //! constant time, unless the operator turned authentication off.
 
+use super::ApiResponse;
 use super::problem::problem;
-use super::{ApiRequest, ApiResponse};
-use crate::config::{ApiAccess, Secret, SettingsSource};
+use crate::config::{ApiAccess, Secret, SettingsSource, keys};
+use crate::text::SafeText;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -15,30 +16,85 @@ fn token_matches(given: &str, expected: &Secret) -> bool {
         .into()
 }
 
-/// Lets the request through, or answers why not: `401` for a missing or
-/// wrong token, `503` when no token is configured, `500` for a bad setting.
+/// Why a caller is not let through.
+pub(crate) enum Denied {
+    /// The caller's fault or the missing token: the answer to give
+    /// (`401`, or `503` when no token is configured).
+    Refused(ApiResponse),
+    /// `api_auth` (or reading the token) is broken: what is wrong, naming
+    /// the setting and its value. Nobody can be let through until it is
+    /// fixed.
+    Misconfigured(String),
+}
+
+impl Denied {
+    /// The answer for a route that needs the token: the refusal, or `500`
+    /// for a broken setting.
+    pub(crate) fn into_answer(self) -> ApiResponse {
+        match self {
+            Self::Refused(answer) => answer,
+            Self::Misconfigured(why) => misconfigured(500, why),
+        }
+    }
+}
+
+/// The problem document of a broken `api_auth` (kind `api-auth-invalid`).
+pub(crate) fn misconfigured(status: u16, why: String) -> ApiResponse {
+    problem(
+        status,
+        "api-auth-invalid",
+        "The API's authentication setting is invalid",
+        why,
+    )
+}
+
+/// Lets the caller with `authorization` (the `Authorization` header)
+/// through, or says why not.
 pub(crate) fn authorize(
-    request: &ApiRequest<'_>,
+    authorization: Option<&str>,
     source: &dyn SettingsSource,
-) -> Result<(), ApiResponse> {
+) -> Result<(), Denied> {
     let expected = match ApiAccess::load(source) {
         Ok(ApiAccess::Open) => return Ok(()),
         Ok(ApiAccess::Token(token)) => token,
         Ok(ApiAccess::Unconfigured) => {
-            return Err(problem(
+            return Err(Denied::Refused(problem(
                 503,
                 "api-auth-unconfigured",
                 "The API has no token",
                 "no api_token is configured, so the API issues nothing; set the secret api_token (or api_auth = none to run without authentication)",
-            ));
+            )));
         }
-        Err(why) => return Err(problem(500, "config", "API configuration error", why)),
+        Err(why) => return Err(Denied::Misconfigured(with_value(why, source))),
     };
-    let given = request.authorization.and_then(bearer_token);
+    let given = authorization.and_then(bearer_token);
     match given {
         Some(token) if token_matches(token.trim(), &expected) => Ok(()),
-        Some(_) => Err(unauthorized("the bearer token is wrong")),
-        None => Err(unauthorized("send Authorization: Bearer <api_token>")),
+        Some(_) => Err(Denied::Refused(unauthorized("the bearer token is wrong"))),
+        None => Err(Denied::Refused(unauthorized(
+            "send Authorization: Bearer <api_token>",
+        ))),
+    }
+}
+
+/// The longest `api_auth` value named in an answer: the words it takes
+/// are short, and a longer value may be a token put in the wrong place.
+const SHOWN_VALUE: usize = 12;
+
+/// `why`, with the value `api_auth` has, so that the operator sees what to
+/// fix: named when short (a misspelt word), else only its length.
+fn with_value(why: String, source: &dyn SettingsSource) -> String {
+    let value = match source.get(keys::API_AUTH) {
+        Ok(Some(value)) if !value.trim().is_empty() => value.trim().to_owned(),
+        _ => return why,
+    };
+    let length = value.chars().count();
+    if length <= SHOWN_VALUE {
+        format!("{why}; it is \"{}\"", SafeText::new(&value, SHOWN_VALUE))
+    } else {
+        format!(
+            "{why}; it is a value of {length} characters (not shown: it may be a secret set in the wrong place)"
+        )
     }
 }
 

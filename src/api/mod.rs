@@ -11,6 +11,9 @@
 //! | `POST /trigger` | the handler's "not supported" answer (EST pushes nothing) |
 //!
 //! Every route but `/health` requires `Authorization: Bearer <api_token>`.
+//! [`admit`] decides that from the request's head, before a host reads
+//! the body; methods are case-sensitive (RFC 9110 §9.1: `post` is not
+//! `POST`, and is answered `405` with `Allow`).
 //! Without an `api_token` nothing is issued unless `api_auth = none` says
 //! so explicitly. Errors are RFC 9457 problem documents.
 
@@ -37,7 +40,7 @@ pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 /// An HTTP request to the API.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiRequest<'a> {
-    /// The method, upper case.
+    /// The method, exactly as sent (methods are case-sensitive).
     pub method: &'a str,
     /// The path, without the query.
     pub path: &'a str,
@@ -131,30 +134,94 @@ impl RequestId {
     }
 }
 
-/// Answers one API request. `config` is the handler configuration as
-/// loaded from `source`, which also holds the API's own settings.
+/// What a request's head let through: its route, and whether the caller
+/// showed the API token (only `/health` lets callers without it in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    route: Route,
+    /// `Err` with the refusal when the caller has no (right) token.
+    authorized: Result<(), ApiResponse>,
+}
+
+impl Admission {
+    /// The route.
+    pub fn route(&self) -> Route {
+        self.route
+    }
+
+    /// Whether the route reads the request body (`POST /enroll` and
+    /// `/poll`); the others answer without reading it.
+    pub fn reads_body(&self) -> bool {
+        matches!(self.route, Route::Enroll | Route::Poll)
+    }
+}
+
+/// Decides from a request's head alone (`method`, exactly as sent:
+/// methods are case-sensitive; `path`, without the query; the
+/// `Authorization` header) whether it is let in: the route, or the answer
+/// that refuses it (`404`, `405` with `Allow`, `401`, `503` when no token
+/// is configured, `500` when `api_auth` is invalid, or for `/health` `503`
+/// naming the bad `api_auth`). A host calls this before it reads any of
+/// the body, so that a caller without the token holds nothing while it
+/// sends one.
+pub fn admit(
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    source: &dyn SettingsSource,
+) -> Result<Admission, ApiResponse> {
+    let route = Route::resolve(method, path)?;
+    let authorized = match auth::authorize(authorization, source) {
+        Ok(()) => Ok(()),
+        // A broken api_auth locks every caller out: /health says so.
+        Err(auth::Denied::Misconfigured(why)) if route == Route::Health => {
+            return Err(auth::misconfigured(503, why));
+        }
+        Err(denied) if route.needs_token() => return Err(denied.into_answer()),
+        Err(denied) => Err(denied.into_answer()),
+    };
+    Ok(Admission { route, authorized })
+}
+
+/// Whether the API's own settings (`api_auth`, the token) are usable: the
+/// reason, naming the setting, when they are not (the API then refuses
+/// every caller). A missing token is no error here: the API answers `503`
+/// saying so, and the handler interface needs none.
+pub fn check_settings(source: &dyn SettingsSource) -> Result<(), String> {
+    match auth::authorize(None, source) {
+        Err(auth::Denied::Misconfigured(why)) => Err(why),
+        _ => Ok(()),
+    }
+}
+
+/// Answers one API request: [`admit`], then [`respond`].
 pub fn handle(
     request: &ApiRequest<'_>,
     source: &dyn SettingsSource,
     config: Result<&Config, &HandlerError>,
     transport: &dyn Transport,
 ) -> ApiResponse {
-    let route = match Route::resolve(request.method, request.path) {
-        Ok(route) => route,
-        Err(answer) => return answer,
-    };
-    let authorized = auth::authorize(request, source);
-    if route.needs_token()
-        && let Err(refusal) = authorized
-    {
-        return refusal;
+    match admit(request.method, request.path, request.authorization, source) {
+        Ok(admission) => respond(&admission, request, config, transport),
+        Err(refusal) => refusal,
     }
+}
+
+/// Answers a request that [`admit`] let in. `config` is the handler
+/// configuration as loaded from the settings, which also hold the API's
+/// own. `request.body` is read only when [`Admission::reads_body`].
+pub fn respond(
+    admission: &Admission,
+    request: &ApiRequest<'_>,
+    config: Result<&Config, &HandlerError>,
+    transport: &dyn Transport,
+) -> ApiResponse {
     let configured = |answer: &dyn Fn(&Config) -> ApiResponse| match config {
         Ok(config) => answer(config),
         Err(e) => handler_problem(e),
     };
-    match route {
-        Route::Health => health::health(request, authorized, config, transport),
+    match admission.route {
+        Route::Health => health::health(request, admission.authorized.clone(), config, transport),
         Route::Revoke => revoke(),
         Route::Trigger => match handler::trigger() {
             Ok(cert) => issued(&cert),

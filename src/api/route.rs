@@ -58,7 +58,9 @@ impl Route {
         self != Self::Health
     }
 
-    /// The route for `method` and `path`, or the `404` / `405` answer.
+    /// The route for `method` (exactly as sent: `post` is not `POST`) and
+    /// `path`, or the `404` / `405` answer (`405` with `Allow` for any
+    /// other method on a known path, an unknown method among them).
     pub fn resolve(method: &str, path: &str) -> Result<Self, ApiResponse> {
         let Some(route) = Self::ALL.into_iter().find(|r| r.path() == path) else {
             return Err(problem(
@@ -69,12 +71,15 @@ impl Route {
             ));
         };
         if method != route.method() {
-            let mut response = problem(
-                405,
-                "method-not-allowed",
-                "Method not allowed",
-                format!("{} takes {}", route.path(), route.method()),
-            );
+            let mut detail = format!("{} takes {}", route.path(), route.method());
+            if method.eq_ignore_ascii_case(route.method()) {
+                // RFC 9110 §9.1: method names are case-sensitive.
+                detail = format!(
+                    "{detail}, not {} (methods are case-sensitive)",
+                    crate::text::SafeText::new(method, 16)
+                );
+            }
+            let mut response = problem(405, "method-not-allowed", "Method not allowed", detail);
             response.headers.push(("allow", route.method().into()));
             return Err(response);
         }

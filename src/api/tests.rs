@@ -237,7 +237,7 @@ fn the_token_is_required_unless_explicitly_turned_off() {
             &transport,
         ),
         500,
-        "config",
+        "api-auth-invalid",
     );
     // The token never appears in an answer.
     assert!(
@@ -485,4 +485,114 @@ fn a_request_id_names_the_answer_and_its_problem_document() {
     ok.identify(&id);
     assert_eq!(ok.body, body);
     assert_eq!(ok.header("x-request-id"), Some("req-1.a:b_C"));
+}
+
+#[test]
+fn admit_decides_from_the_head_alone_before_any_body() {
+    let good = format!("Bearer {TOKEN}");
+    let with_token = settings(&[]);
+    // No body is involved: a caller without the token is refused from the
+    // head, whatever body it would send.
+    let refusal = admit("POST", "/enroll", None, &with_token).unwrap_err();
+    assert_problem(&refusal, 401, "unauthorized");
+    assert_eq!(
+        refusal.header("www-authenticate"),
+        Some("Bearer realm=\"est-ca-handler\"")
+    );
+    let wrong = admit("POST", "/poll", Some("Bearer nope"), &with_token).unwrap_err();
+    assert_problem(&wrong, 401, "unauthorized");
+    let unconfigured = settings(&[("api_token", "")]);
+    assert_problem(
+        &admit("POST", "/enroll", Some(&good), &unconfigured).unwrap_err(),
+        503,
+        "api-auth-unconfigured",
+    );
+    // Admitted: the route, and only enroll and poll read a body.
+    for route in Route::ALL {
+        let admission = admit(route.method(), route.path(), Some(&good), &with_token).unwrap();
+        assert_eq!(admission.route(), route);
+        assert_eq!(
+            admission.reads_body(),
+            matches!(route, Route::Enroll | Route::Poll),
+            "{route:?}"
+        );
+    }
+    // /health lets anyone in (and reads no body).
+    let anonymous = admit("GET", "/health", None, &with_token).unwrap();
+    assert!(!anonymous.reads_body());
+    // Unknown paths, and routes with another method.
+    assert_problem(
+        &admit("POST", "/nowhere", Some(&good), &with_token).unwrap_err(),
+        404,
+        "not-found",
+    );
+    let put = admit("PUT", "/enroll", Some(&good), &with_token).unwrap_err();
+    assert_problem(&put, 405, "method-not-allowed");
+    assert_eq!(put.header("allow"), Some("POST"));
+}
+
+#[test]
+fn methods_are_case_sensitive() {
+    let good = format!("Bearer {TOKEN}");
+    for (method, path, allow) in [
+        ("post", "/enroll", "POST"),
+        ("Post", "/poll", "POST"),
+        ("get", "/health", "GET"),
+        ("get", "/cacerts", "GET"),
+        ("FOO", "/enroll", "POST"),
+    ] {
+        let refusal = admit(method, path, Some(&good), &settings(&[])).unwrap_err();
+        let doc = assert_problem(&refusal, 405, "method-not-allowed");
+        assert_eq!(refusal.header("allow"), Some(allow), "{method} {path}");
+        if method.eq_ignore_ascii_case(allow) {
+            assert!(
+                doc["detail"].as_str().unwrap().contains("case-sensitive"),
+                "{doc}"
+            );
+        }
+    }
+    // Through handle too: nothing is issued for `post`.
+    let ca = Rc::new(TestCa::new("ApiCase"));
+    let transport = issuing(&ca);
+    let mut lower = post("/enroll", make_csr("case.example.test"));
+    lower.method = "post";
+    assert_problem(
+        &call(&lower, &settings(&[]), &transport),
+        405,
+        "method-not-allowed",
+    );
+    assert!(transport.requests().is_empty(), "the CA was called");
+}
+
+#[test]
+fn an_invalid_api_auth_is_named_by_health_and_refuses_every_route() {
+    let good = format!("Bearer {TOKEN}");
+    let bad = settings(&[("api_auth", "maybe")]);
+    for authorization in [None, Some(good.as_str())] {
+        let health = admit("GET", "/health", authorization, &bad).unwrap_err();
+        let doc = assert_problem(&health, 503, "api-auth-invalid");
+        let detail = doc["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("api_auth") && detail.contains("\"maybe\""),
+            "{doc}"
+        );
+    }
+    let ca = Rc::new(TestCa::new("ApiAuthInvalid"));
+    let mut health = get("/health");
+    health.auth = None;
+    assert_problem(&call(&health, &bad, &issuing(&ca)), 503, "api-auth-invalid");
+    for route in [Route::Enroll, Route::Poll, Route::CaCerts] {
+        let refusal = admit(route.method(), route.path(), Some(&good), &bad).unwrap_err();
+        assert_problem(&refusal, 500, "api-auth-invalid");
+    }
+    // A long value may be a secret set in the wrong place: not shown.
+    let secretish = settings(&[("api_auth", "s3cret-Token-in-the-wrong-key")]);
+    let doc = assert_problem(
+        &admit("GET", "/health", None, &secretish).unwrap_err(),
+        503,
+        "api-auth-invalid",
+    );
+    let detail = doc["detail"].as_str().unwrap();
+    assert!(!detail.contains("s3cret"), "{doc}");
+    assert!(detail.contains("29 characters"), "{doc}");
 }

@@ -31,6 +31,10 @@ fn request_id(request: &IncomingRequest) -> Option<RequestId> {
     RequestId::parse(std::str::from_utf8(first).ok()?)
 }
 
+/// Admits the request from its head ([`api::admit`]: route and token),
+/// and only then reads the body, for the routes that take one: a caller
+/// without the token is answered at once, and holds this instance no
+/// longer than that, however slowly it sends a body.
 fn serve(request: &IncomingRequest) -> ApiResponse {
     let method = match request.method() {
         Method::Get => "GET".to_owned(),
@@ -42,7 +46,8 @@ fn serve(request: &IncomingRequest) -> ApiResponse {
         Method::Options => "OPTIONS".to_owned(),
         Method::Connect => "CONNECT".to_owned(),
         Method::Trace => "TRACE".to_owned(),
-        Method::Other(other) => other.to_ascii_uppercase(),
+        // Methods are case-sensitive (RFC 9110 §9.1): `post` is not `POST`.
+        Method::Other(other) => other,
     };
     let target = request.path_with_query().unwrap_or_else(|| "/".into());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -56,10 +61,18 @@ fn serve(request: &IncomingRequest) -> ApiResponse {
     };
     let (authorization, content_type) = (header("authorization"), header("content-type"));
     drop(headers);
-    let body = match read_body(request) {
-        Ok(Some(body)) => body,
-        Ok(None) => return api::too_large(),
-        Err(why) => return api::problem(400, "bad-request", "Unreadable request body", why),
+    let admission = match api::admit(&method, path, authorization.as_deref(), &WasiSettings) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
+    };
+    let body = if admission.reads_body() {
+        match read_body(request) {
+            Ok(Some(body)) => body,
+            Ok(None) => return api::too_large(),
+            Err(why) => return api::problem(400, "bad-request", "Unreadable request body", why),
+        }
+    } else {
+        Vec::new()
     };
     let config = loaded_config();
     if let Ok(config) = config {
@@ -73,7 +86,7 @@ fn serve(request: &IncomingRequest) -> ApiResponse {
         content_type: content_type.as_deref(),
         body: &body,
     };
-    api::handle(&request, &WasiSettings, config.as_ref(), &WasiTransport)
+    api::respond(&admission, &request, config.as_ref(), &WasiTransport)
 }
 
 /// The body, or `None` when it is larger than the API accepts.

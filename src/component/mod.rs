@@ -43,7 +43,11 @@ bindings::export!(Component with_types_in bindings);
 
 impl Guest for Component {
     fn handler_check() -> Result<Vec<String>, wit::HandlerError> {
-        config().map(Config::warnings).map_err(Into::into)
+        let warnings = config().map(Config::warnings)?;
+        // The HTTP API's own settings: a broken api_auth locks every
+        // caller out of it.
+        crate::api::check_settings(&WasiSettings).map_err(HandlerError::Config)?;
+        Ok(warnings)
     }
 
     fn ca_certs() -> Result<Vec<String>, wit::HandlerError> {

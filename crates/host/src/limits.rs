@@ -41,6 +41,14 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`Limits::idle_timeout`].
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`Limits::body_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Limits::max_metrics_connections`].
+pub const DEFAULT_MAX_METRICS_CONNECTIONS: usize = 16;
+/// File descriptors kept for what is neither a connection nor an outgoing
+/// EST connection: the listeners, standard streams, the trust anchors and
+/// files the host reads, the engine's own.
+pub const FD_RESERVE: usize = 64;
 /// The `Retry-After` (seconds) of `serve`'s `503` answers when it is full.
 pub const RETRY_AFTER_SECS: u32 = 1;
 
@@ -78,6 +86,15 @@ pub struct Limits {
     /// request, or sit with nothing moving once its answer is written.
     /// Default 60 s.
     pub idle_timeout: Duration,
+    /// `serve`: how long a request's body may take to arrive, counted from
+    /// the end of its head. A body not complete by then ends the request
+    /// with a `408` problem document (the connection is closed) and frees
+    /// its instance. Default 10 s (a body is at most 64 KiB).
+    pub body_timeout: Duration,
+    /// `serve_metrics`: the most connections open at once to the metrics
+    /// listener (it has the same header and idle timeouts as the API's).
+    /// One more gets a `503` and is closed. Default 16: a scraper needs one.
+    pub max_metrics_connections: usize,
 }
 
 impl Default for Limits {
@@ -89,7 +106,58 @@ impl Default for Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_metrics_connections: DEFAULT_MAX_METRICS_CONNECTIONS,
         }
+    }
+}
+
+/// How many connections over a cap may be getting their `503` at once
+/// (each holds a file descriptor for up to 2 s); past that, they are
+/// closed without an answer.
+pub const REFUSALS_AT_ONCE: usize = 64;
+
+impl Limits {
+    /// The file descriptors `serve` may hold at once with these limits:
+    /// every API connection, the metrics listener's when `metrics` (each
+    /// with [`REFUSALS_AT_ONCE`] being refused over its cap), one outgoing
+    /// EST connection per instance, and [`FD_RESERVE`].
+    pub fn file_descriptors(&self, metrics: bool) -> usize {
+        let metrics = if metrics {
+            self.max_metrics_connections + REFUSALS_AT_ONCE
+        } else {
+            0
+        };
+        self.max_connections + REFUSALS_AT_ONCE + metrics + self.max_instances + FD_RESERVE
+    }
+
+    /// Whether these limits fit in `available` file descriptors (the soft
+    /// `RLIMIT_NOFILE`); the error names each part of the budget.
+    pub fn fit_file_descriptors(&self, metrics: bool, available: u64) -> Result<(), String> {
+        let needed = self.file_descriptors(metrics);
+        if needed as u64 <= available {
+            return Ok(());
+        }
+        let metrics_part = if metrics {
+            format!(
+                " + {} metrics connections + {REFUSALS_AT_ONCE} being refused",
+                self.max_metrics_connections
+            )
+        } else {
+            String::new()
+        };
+        Err(format!(
+            "the limits need {needed} file descriptors but the process may open {available} (RLIMIT_NOFILE): {} connections + {REFUSALS_AT_ONCE} being refused{metrics_part} + {} instances' EST connections + {FD_RESERVE} reserved; lower --max-connections or --max-instances, or raise the limit (ulimit -n)",
+            self.max_connections, self.max_instances
+        ))
+    }
+
+    /// The most API connections that fit in `available` file descriptors
+    /// with the rest of these limits, if any do.
+    pub fn connections_that_fit(&self, metrics: bool, available: u64) -> Option<usize> {
+        let others = self.file_descriptors(metrics) - self.max_connections;
+        let room = usize::try_from(available).unwrap_or(usize::MAX);
+        room.checked_sub(others).filter(|n| *n > 0)
     }
 }
 
@@ -108,6 +176,12 @@ pub enum LimitExceeded {
         /// The deadline, from the call's start.
         after: Duration,
     },
+    /// `serve`: the request's body did not arrive within
+    /// [`Limits::body_timeout`]; its instance was dropped.
+    BodyTimeout {
+        /// The body timeout.
+        after: Duration,
+    },
 }
 
 impl fmt::Display for LimitExceeded {
@@ -120,6 +194,11 @@ impl fmt::Display for LimitExceeded {
             Self::Timeout { after } => write!(
                 f,
                 "the component did not finish within {} (request_timeout plus the host's grace); its instance was dropped",
+                seconds(*after)
+            ),
+            Self::BodyTimeout { after } => write!(
+                f,
+                "the request body did not arrive within {} (the body timeout); the request was ended",
                 seconds(*after)
             ),
         }
@@ -272,5 +351,48 @@ mod tests {
         .to_string();
         assert!(late.contains("did not finish within 22 s"), "{late}");
         assert_eq!(seconds(Duration::from_millis(2500)), "2.5 s");
+        let slow = LimitExceeded::BodyTimeout {
+            after: Duration::from_secs(10),
+        }
+        .to_string();
+        assert!(slow.contains("did not arrive within 10 s"), "{slow}");
+    }
+
+    #[test]
+    fn the_file_descriptor_budget_counts_both_listeners_and_names_its_parts() {
+        let limits = Limits::default();
+        let api_only = limits.file_descriptors(false);
+        assert_eq!(
+            api_only,
+            DEFAULT_MAX_CONNECTIONS + REFUSALS_AT_ONCE + DEFAULT_MAX_INSTANCES + FD_RESERVE
+        );
+        assert_eq!(
+            limits.file_descriptors(true),
+            api_only + DEFAULT_MAX_METRICS_CONNECTIONS + REFUSALS_AT_ONCE
+        );
+        assert!(limits.fit_file_descriptors(true, 1 << 20).is_ok());
+        let needed = limits.file_descriptors(true) as u64;
+        assert!(limits.fit_file_descriptors(true, needed).is_ok());
+        let why = limits.fit_file_descriptors(true, 1024).unwrap_err();
+        for part in [
+            format!("need {needed} file descriptors"),
+            "may open 1024".to_owned(),
+            "1024 connections".to_owned(),
+            "16 metrics connections".to_owned(),
+            "128 instances".to_owned(),
+        ] {
+            assert!(why.contains(&part), "{part:?} not in {why}");
+        }
+        // What fits instead: the rest of the budget, or nothing.
+        let fit = limits.connections_that_fit(true, 1024).unwrap();
+        assert_eq!(
+            Limits {
+                max_connections: fit,
+                ..limits.clone()
+            }
+            .file_descriptors(true),
+            1024
+        );
+        assert_eq!(limits.connections_that_fit(true, 100), None);
     }
 }

@@ -158,10 +158,10 @@ struct ConfigArgs {
 /// `serve`'s limits (defaults: [`est_ca_host::Limits::default`]).
 #[derive(Args)]
 struct LimitArgs {
-    /// The most connections open at once; one more gets a 503 and is closed.
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_CONNECTIONS as u32,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections: u32,
+    /// The most connections open at once; one more gets a 503 and is closed
+    /// [default: 1024, or what fits in the file-descriptor limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// The most requests in the component at once; one more gets a 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_INSTANCES as u32,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -175,16 +175,62 @@ struct LimitArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_IDLE_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
+    /// Seconds a request's body may take to arrive after its head; a body
+    /// not complete by then gets a 408 and its instance is freed.
+    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// The most connections open at once to --metrics-listen; one more gets
+    /// a 503 and is closed.
+    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_METRICS_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_metrics_connections: u32,
 }
 
 impl LimitArgs {
-    fn limits(&self) -> est_ca_host::Limits {
-        est_ca_host::Limits {
-            max_connections: self.max_connections as usize,
+    /// The limits, fitted into `available` file descriptors (with the
+    /// metrics listener's when `metrics`): an explicit --max-connections
+    /// that does not fit is an error; the default shrinks to what fits.
+    fn limits(&self, metrics: bool, available: u64) -> Result<est_ca_host::Limits, String> {
+        let mut limits = est_ca_host::Limits {
+            max_connections: self
+                .max_connections
+                .map_or(limits::DEFAULT_MAX_CONNECTIONS, |n| n as usize),
             max_instances: self.max_instances as usize,
             header_timeout: Duration::from_secs(self.header_timeout),
             idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_metrics_connections: self.max_metrics_connections as usize,
             ..est_ca_host::Limits::default()
+        };
+        if let Err(why) = limits.fit_file_descriptors(metrics, available) {
+            let fitted = match self.max_connections {
+                None => limits.connections_that_fit(metrics, available),
+                Some(_) => None,
+            };
+            match fitted {
+                Some(fit) => {
+                    eprintln!(
+                        "warning: {why}; serving at most {fit} connections instead of {}",
+                        limits.max_connections
+                    );
+                    limits.max_connections = fit;
+                }
+                None => return Err(why),
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// The soft limit on open files (`RLIMIT_NOFILE`), first raised to the hard
+/// limit: `serve`'s caps on connections must fit in it.
+fn open_files_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::debug!("cannot raise the open-files limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(u64::MAX, |(soft, _)| soft)
         }
     }
 }
@@ -435,7 +481,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             metrics_listen,
             ..
         } => {
-            let host = host.with_limits(limits.limits());
+            let limits = match limits.limits(metrics_listen.is_some(), open_files_limit()) {
+                Ok(limits) => limits,
+                Err(why) => {
+                    eprintln!("error: {why}");
+                    return Ok(ExitCode::from(exit::CONFIG));
+                }
+            };
+            let host = host.with_limits(limits);
             if let Err(e) = host.handler_check(&settings).await? {
                 eprintln!(
                     "warning: {} (the API answers with this error until it is fixed)",

@@ -106,7 +106,7 @@ impl Metrics {
         let refused = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "refused",
-            "Requests and connections refused for load (503), by the limit they hit",
+            "Requests and connections refused (503 for load, 408 for a body too slow), by the limit they hit",
             refused.clone(),
         );
         let peak_memory = Gauge::default();
@@ -166,8 +166,9 @@ impl Metrics {
     }
 
     /// Counts a request refused because the instances are all busy
-    /// (`"instances"`) or a connection refused because too many are open
-    /// (`"connections"`).
+    /// (`"instances"`) or its body was too slow (`"body-timeout"`), or a
+    /// connection refused because too many are open (`"connections"`, or
+    /// `"metrics-connections"` on the metrics listener).
     pub fn refused(&self, reason: &'static str) {
         self.refused.get_or_create(&ReasonLabels { reason }).inc();
     }
@@ -193,14 +194,19 @@ impl Drop for InstanceGuard {
     }
 }
 
-/// The outcome label of an enrollment answer: `issued` (200), `pending`
-/// (202), `rejected-by-ca` (403 from `/poll`), else the problem kind named
-/// by the problem document's `type` (`urn:est-ca-handler:problem:<kind>`),
-/// or `other` when it names none of the known kinds.
-pub fn outcome_of(status: u16, problem: &[u8]) -> &'static str {
+/// The outcome label of an enrollment answer that reached the handler:
+/// `issued` (200), `pending` (202), `rejected-by-ca` (403 from `/poll`),
+/// else the problem kind named by the problem document's `type`
+/// (`urn:est-ca-handler:problem:<kind>`), or `other` when it names none of
+/// the known kinds. `None` for the API's refusals before the handler (a
+/// missing or wrong token, no or a broken `api_auth`, a wrong method, and
+/// the host's own `503` and `408`): those are counted in
+/// `http_requests_total` by status (and `refused_total`), not as
+/// enrollments.
+pub fn outcome_of(status: u16, problem: &[u8]) -> Option<&'static str> {
     match status {
-        200 => return "issued",
-        202 => return "pending",
+        200 => return Some("issued"),
+        202 => return Some("pending"),
         _ => {}
     }
     let kind = serde_json::from_slice::<serde_json::Value>(problem)
@@ -211,7 +217,15 @@ pub fn outcome_of(status: u16, problem: &[u8]) -> &'static str {
                 .and_then(|t| t.strip_prefix("urn:est-ca-handler:problem:"))
                 .map(str::to_owned)
         });
-    const KINDS: [&str; 17] = [
+    const REFUSALS: [&str; 6] = [
+        "api-auth-unconfigured",
+        "api-auth-invalid",
+        "method-not-allowed",
+        "not-found",
+        "overloaded",
+        "body-timeout",
+    ];
+    const KINDS: [&str; 13] = [
         "config",
         "bad-csr",
         "bad-request",
@@ -224,16 +238,16 @@ pub fn outcome_of(status: u16, problem: &[u8]) -> &'static str {
         "certificate-mismatch",
         "not-supported",
         "too-large",
-        "method-not-allowed",
-        "api-auth-unconfigured",
-        "overloaded",
         "host",
-        "not-found",
     ];
-    match kind {
-        Some(kind) if status == 403 && kind == "rejected" => "rejected-by-ca",
-        Some(kind) => KINDS.into_iter().find(|k| *k == kind).unwrap_or("other"),
-        None => "other",
+    match kind.as_deref() {
+        // The API's own 401 (the EST server's refusal of the handler's
+        // credentials is a 502 of the same kind).
+        Some("unauthorized") if status == 401 => None,
+        Some(kind) if REFUSALS.contains(&kind) => None,
+        Some("rejected") if status == 403 => Some("rejected-by-ca"),
+        Some(kind) => Some(KINDS.into_iter().find(|k| *k == kind).unwrap_or("other")),
+        None => Some("other"),
     }
 }
 
@@ -243,25 +257,45 @@ mod tests {
 
     #[test]
     fn outcomes_come_from_the_status_and_the_problem_type_only() {
-        assert_eq!(outcome_of(200, b""), "issued");
-        assert_eq!(outcome_of(202, b"{}"), "pending");
+        assert_eq!(outcome_of(200, b""), Some("issued"));
+        assert_eq!(outcome_of(202, b"{}"), Some("pending"));
         assert_eq!(
             outcome_of(
                 502,
                 br#"{"type":"urn:est-ca-handler:problem:transport","cause":"dns"}"#
             ),
-            "transport"
+            Some("transport")
         );
         assert_eq!(
             outcome_of(403, br#"{"type":"urn:est-ca-handler:problem:rejected"}"#),
-            "rejected-by-ca"
+            Some("rejected-by-ca")
         );
+        // The EST server refusing the handler is an outcome...
+        assert_eq!(
+            outcome_of(
+                502,
+                br#"{"type":"urn:est-ca-handler:problem:unauthorized"}"#
+            ),
+            Some("unauthorized")
+        );
+        // ...the API refusing its caller is not: it never reached the handler.
+        for (status, kind) in [
+            (401, "unauthorized"),
+            (503, "api-auth-unconfigured"),
+            (500, "api-auth-invalid"),
+            (405, "method-not-allowed"),
+            (503, "overloaded"),
+            (408, "body-timeout"),
+        ] {
+            let doc = format!(r#"{{"type":"urn:est-ca-handler:problem:{kind}"}}"#);
+            assert_eq!(outcome_of(status, doc.as_bytes()), None, "{kind}");
+        }
         // A kind the host does not know, or no document, is not a new label.
         assert_eq!(
             outcome_of(502, br#"{"type":"urn:est-ca-handler:problem:a-new-one"}"#),
-            "other"
+            Some("other")
         );
-        assert_eq!(outcome_of(500, b"not json"), "other");
+        assert_eq!(outcome_of(500, b"not json"), Some("other"));
     }
 
     #[test]

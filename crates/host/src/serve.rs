@@ -7,10 +7,19 @@
 //! `503` and closed), a request head within [`Limits::header_timeout`], an
 //! idle connection closed after [`Limits::idle_timeout`], at most
 //! [`Limits::max_instances`] requests in the component at once (one more
-//! is answered `503` with `Retry-After`, never queued), and each request's
-//! instance dropped at the host-side deadline (`504`).
+//! is answered `503` with `Retry-After`, never queued), each request's body
+//! within [`Limits::body_timeout`] of its head (else `408`, and its instance
+//! is freed), and each request's instance dropped at the host-side deadline
+//! (`504`). The component decides from the request's head whether a caller
+//! may in at all, so a caller without the API token holds an instance only
+//! for the moment its `401` takes.
+//!
+//! The metrics listener ([`Host::serve_metrics`]) has the same watch on its
+//! connections, and a cap of its own, [`Limits::max_metrics_connections`];
+//! [`Limits::fit_file_descriptors`] checks that both listeners' caps fit in
+//! the process's file descriptors with room for the EST connections.
 
-use crate::limits::{LimitExceeded, Limits, RETRY_AFTER_SECS, seconds};
+use crate::limits::{LimitExceeded, Limits, REFUSALS_AT_ONCE, RETRY_AFTER_SECS, seconds};
 use crate::metrics::{Metrics, outcome_of};
 use crate::state::log_stderr;
 use crate::{Host, Settings, limits, request_id};
@@ -22,6 +31,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -37,10 +47,6 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// How long requests in progress may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(10);
-
-/// How many connections over [`Limits::max_connections`] may be getting
-/// their `503` at once; past that, they are closed without an answer.
-const REFUSALS_AT_ONCE: usize = 64;
 
 /// How long answering a connection over the cap may take.
 const REFUSAL_TIME: Duration = Duration::from_secs(2);
@@ -85,42 +91,22 @@ impl Host {
             );
         }
         let (stop, stopping) = watch::channel(false);
-        let slots = Arc::new(Semaphore::new(self.limits.max_connections));
-        let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!("accepting a connection failed: {e}");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            // Reap the tasks of connections that have ended.
-            while connections.try_join_next().is_some() {}
-            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                tracing::warn!(
-                    "refused a connection from {peer}: {} connections are open",
-                    self.limits.max_connections
-                );
-                self.metrics().refused("connections");
-                refuse(tcp, &refusals);
-                continue;
-            };
-            // Answers go out in several writes: no Nagle delays.
-            let _ = tcp.set_nodelay(true);
-            let (host, settings, stopping) =
-                (self.clone(), Arc::clone(&settings), stopping.clone());
-            connections.spawn(async move {
-                let _slot = slot;
-                host.connection(settings, tcp, peer, stopping).await;
-            });
-        }
+        let host = self.clone();
+        let mut connections = accept(
+            &listener,
+            Cap {
+                connections: self.limits.max_connections,
+                reason: "connections",
+                metrics: self.metrics().clone(),
+            },
+            shutdown,
+            move |tcp, peer| {
+                let (host, settings, stopping) =
+                    (host.clone(), Arc::clone(&settings), stopping.clone());
+                async move { host.connection(settings, tcp, peer, stopping).await }
+            },
+        )
+        .await;
         let _ = stop.send(true);
         let drained = tokio::time::timeout(DRAIN, async {
             while connections.join_next().await.is_some() {}
@@ -132,27 +118,25 @@ impl Host {
         Ok(())
     }
 
-    /// One connection, until the client closes it, the [`Watch`] finds it
-    /// too slow or idle, or `serve` stops.
+    /// One connection to the API, until the client closes it, the
+    /// [`Watch`] finds it too slow or idle, or `serve` stops.
     async fn connection(
         &self,
         settings: Arc<Settings>,
         tcp: TcpStream,
         peer: std::net::SocketAddr,
-        mut stopping: watch::Receiver<bool>,
+        stopping: watch::Receiver<bool>,
     ) {
+        // The authority of an HTTP/1.0 request that names none.
+        let local = tcp.local_addr().ok();
         let watch = Arc::new(Watch::new(&self.limits));
-        let io = TokioIo::new(Watched {
-            tcp,
-            watch: Arc::clone(&watch),
-        });
         let service = {
             let (host, watch) = (self.clone(), Arc::clone(&watch));
             service_fn(move |request| {
                 let (host, settings) = (host.clone(), Arc::clone(&settings));
                 let in_flight = watch.request_started();
                 async move {
-                    let response = host.answer(&settings, request).await;
+                    let response = host.answer(&settings, request, local).await;
                     Ok::<_, Infallible>(response.map(|body| {
                         Guarded {
                             body,
@@ -163,38 +147,20 @@ impl Host {
                 }
             })
         };
-        // The host's own watch bounds the wait for a request head, not
-        // hyper's timer (which would also cut off kept-alive connections
-        // at the header timeout).
-        let connection = hyper::server::conn::http1::Builder::new()
-            .header_read_timeout(None)
-            .serve_connection(io, service);
-        tokio::pin!(connection);
-        tokio::select! {
-            result = connection.as_mut() => if let Err(e) = result {
-                tracing::debug!("connection from {peer}: {e}");
-            },
-            why = watch.expired() => {
-                tracing::debug!("closed the connection from {peer}: {why}");
-            }
-            _ = stopping.changed() => {
-                connection.as_mut().graceful_shutdown();
-                tokio::select! {
-                    _ = connection => {}
-                    _ = watch.expired() => {}
-                }
-            }
-        }
+        watched(tcp, peer, watch, service, Some(stopping)).await;
     }
 
     /// One HTTP request under its request id ([`request_id`]): through a
     /// fresh instance of the component, or a `503` when
-    /// [`Limits::max_instances`] are busy, or a `504` when the host-side
-    /// deadline passed. Counted in the host's [`Metrics`].
+    /// [`Limits::max_instances`] are busy, a `504` when the host-side
+    /// deadline passed, a `408` when the body did not arrive within
+    /// [`Limits::body_timeout`], a `400` when an HTTP/1.1 request names no
+    /// host. Counted in the host's [`Metrics`].
     async fn answer(
         &self,
         settings: &Settings,
         mut request: hyper::Request<Incoming>,
+        local: Option<std::net::SocketAddr>,
     ) -> hyper::Response<HyperOutgoingBody> {
         let id = request_id::of(request.headers());
         let method = request.method().clone();
@@ -208,8 +174,8 @@ impl Host {
                 .insert(request_id::HEADER, value.clone());
         }
         let span = tracing::info_span!("request", id = %id);
-        let mut response = self
-            .answer_in_span(settings, request, &id, &method, &path)
+        let (mut response, reached) = self
+            .answer_in_span(settings, request, local, &id, &method, &path)
             .instrument(span)
             .await;
         if let Some(value) = id_header {
@@ -218,7 +184,7 @@ impl Host {
         let status = response.status().as_u16();
         self.metrics().request(&path, status);
         let enrollment = method == hyper::Method::POST && (path == "/enroll" || path == "/poll");
-        if enrollment {
+        if enrollment && reached {
             response = response.map(|body| {
                 Sniffed {
                     body,
@@ -232,34 +198,46 @@ impl Host {
         response
     }
 
+    /// The answer, and whether the request reached the component (not
+    /// refused by the host for load, its head or its body's pace).
     async fn answer_in_span(
         &self,
         settings: &Settings,
-        request: hyper::Request<Incoming>,
+        mut request: hyper::Request<Incoming>,
+        local: Option<std::net::SocketAddr>,
         id: &str,
         method: &hyper::Method,
         path: &str,
-    ) -> hyper::Response<HyperOutgoingBody> {
+    ) -> (hyper::Response<HyperOutgoingBody>, bool) {
+        if let Err(why) = fill_authority(&mut request, local) {
+            tracing::info!("{method} {path} -> 400: {why}");
+            return (bad_request(why, id), false);
+        }
         let permit = match self.instance_permit() {
             Ok(permit) => permit,
             Err(busy) => {
                 tracing::warn!("{method} {path} -> 503: {busy}");
-                return overloaded(&busy.to_string(), Some(id));
+                return (overloaded(&busy.to_string(), Some(id)), false);
             }
         };
         match self.call_incoming_handler(settings, request, permit).await {
             Ok(response) => {
                 tracing::info!("{method} {path} -> {}", response.status());
-                response
+                (response, true)
             }
             Err(e) => match e.downcast_ref::<LimitExceeded>() {
                 Some(LimitExceeded::Timeout { after }) => {
                     tracing::warn!("{method} {path} -> 504: {e}");
-                    timed_out(*after, id)
+                    (timed_out(*after, id), true)
+                }
+                Some(LimitExceeded::BodyTimeout { after }) => {
+                    tracing::warn!("{method} {path} -> 408: {e}");
+                    self.metrics().refused("body-timeout");
+                    (body_timed_out(*after, id), false)
                 }
                 _ => {
                     tracing::error!("{method} {path}: the component failed: {e:#}");
-                    internal_error(id)
+                    (internal_error(id), true)
                 }
             },
         }
@@ -268,39 +246,51 @@ impl Host {
     /// Serves this host's metrics ([`Metrics`], Prometheus text format) at
     /// `GET /metrics` on `listener`, until the process ends. Anything else
     /// is answered `404`. Bind it where only the scraper reaches: it has no
-    /// authentication (the figures hold no secrets, but show the load).
+    /// authentication (the figures hold no secrets, but show the load). At
+    /// most [`Limits::max_metrics_connections`] are open at once (one more
+    /// gets a `503` and is closed), with the API's header and idle
+    /// timeouts ([`Limits::header_timeout`], [`Limits::idle_timeout`]).
     pub async fn serve_metrics(&self, listener: TcpListener) {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            };
-            let host = self.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: hyper::Request<Incoming>| {
-                    let host = host.clone();
-                    async move {
-                        let found = request.uri().path() == "/metrics"
-                            && request.method() == hyper::Method::GET;
-                        let (status, content_type, body) = if found {
-                            (200, crate::metrics::CONTENT_TYPE, host.encode_metrics())
-                        } else {
-                            (404, "text/plain", "GET /metrics\n".to_owned())
-                        };
-                        hyper::Response::builder()
-                            .status(status)
-                            .header(hyper::header::CONTENT_TYPE, content_type)
-                            .body(http_body_util::Full::new(Bytes::from(body)))
-                    }
-                });
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(60),
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service),
-                )
-                .await;
-            });
-        }
+        let host = self.clone();
+        let cap = Cap {
+            connections: self.limits.max_metrics_connections,
+            reason: "metrics-connections",
+            metrics: self.metrics().clone(),
+        };
+        accept(&listener, cap, std::future::pending(), move |tcp, peer| {
+            let host = host.clone();
+            async move { host.metrics_connection(tcp, peer).await }
+        })
+        .await;
+    }
+
+    /// One connection to the metrics listener, watched like the API's.
+    async fn metrics_connection(&self, tcp: TcpStream, peer: std::net::SocketAddr) {
+        let watch = Arc::new(Watch::new(&self.limits));
+        let service = {
+            let (host, watch) = (self.clone(), Arc::clone(&watch));
+            service_fn(move |request: hyper::Request<Incoming>| {
+                let host = host.clone();
+                let in_flight = watch.request_started();
+                async move {
+                    let found = request.uri().path() == "/metrics"
+                        && request.method() == hyper::Method::GET;
+                    let (status, content_type, body) = if found {
+                        (200, crate::metrics::CONTENT_TYPE, host.encode_metrics())
+                    } else {
+                        (404, "text/plain", "GET /metrics\n".to_owned())
+                    };
+                    hyper::Response::builder()
+                        .status(status)
+                        .header(hyper::header::CONTENT_TYPE, content_type)
+                        .body(Guarded {
+                            body: http_body_util::Full::new(Bytes::from(body)),
+                            _in_flight: in_flight,
+                        })
+                }
+            })
+        };
+        watched(tcp, peer, watch, service, None).await;
     }
 
     async fn call_incoming_handler(
@@ -312,11 +302,18 @@ impl Host {
         let proxy = self.proxy.clone().context("no HTTP API")?;
         let after = self.call_time_limit(settings);
         let (mut store, stderr) = self.store(settings);
-        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (sender, mut receiver) = tokio::sync::oneshot::channel();
+        let body_timeout = self.limits.body_timeout;
+        let (parts, body) = request.into_parts();
+        let arrived = Arc::new(AtomicBool::new(body.is_end_stream()));
+        let body = Arriving {
+            body,
+            arrived: Arc::clone(&arrived),
+        };
         let incoming = store
             .data_mut()
             .http()
-            .new_incoming_request(Scheme::Http, request)
+            .new_incoming_request(Scheme::Http, hyper::Request::from_parts(parts, body))
             .map_err(anyhow::Error::from)?;
         let outparam = store
             .data_mut()
@@ -351,7 +348,22 @@ impl Host {
             // The component's stderr lines belong to the request.
             .in_current_span(),
         );
-        match receiver.await {
+        // A body still arriving at the body timeout ends the request, and
+        // the instance waiting for it.
+        let body_late = async {
+            tokio::time::sleep(body_timeout).await;
+            if arrived.load(Ordering::Acquire) {
+                std::future::pending::<()>().await;
+            }
+        };
+        let answered = tokio::select! {
+            answered = &mut receiver => answered,
+            () = body_late => {
+                task.abort();
+                return Err(LimitExceeded::BodyTimeout { after: body_timeout }.into());
+            }
+        };
+        match answered {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(code)) => bail!("the component answered with error {code:?}"),
             Err(_) => match task.await {
@@ -360,6 +372,143 @@ impl Host {
                 Err(e) => Err(e.into()),
             },
         }
+    }
+}
+
+/// A listener's connection cap, and the `refused_total` reason of a
+/// connection over it.
+struct Cap {
+    connections: usize,
+    reason: &'static str,
+    metrics: Metrics,
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, each
+/// served by `serve` in a task of its own (the set of them is returned, to
+/// drain): at most `cap.connections` at once; one more is answered `503`
+/// and closed ([`refuse`]).
+async fn accept<F, Fut>(
+    listener: &TcpListener,
+    cap: Cap,
+    shutdown: impl Future<Output = ()>,
+    mut serve: F,
+) -> JoinSet<()>
+where
+    F: FnMut(TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(cap.connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return connections,
+        };
+        // Reap the tasks of connections that have ended.
+        while connections.try_join_next().is_some() {}
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(
+                "refused a connection from {peer}: {} {} are open",
+                cap.connections,
+                cap.reason
+            );
+            cap.metrics.refused(cap.reason);
+            refuse(tcp, &refusals);
+            continue;
+        };
+        // Answers go out in several writes: no Nagle delays.
+        let _ = tcp.set_nodelay(true);
+        let serving = serve(tcp, peer);
+        connections.spawn(async move {
+            let _slot = slot;
+            serving.await;
+        });
+    }
+}
+
+/// Serves HTTP/1.1 on `tcp` with `service` until the client closes it,
+/// `watch` finds it too slow or idle, or `stopping` changes (then it
+/// finishes its request in progress). The service keeps `watch` told of
+/// its requests ([`Watch::request_started`]).
+async fn watched<S>(
+    tcp: TcpStream,
+    peer: std::net::SocketAddr,
+    watch: Arc<Watch>,
+    service: S,
+    stopping: Option<watch::Receiver<bool>>,
+) where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let io = TokioIo::new(Watched::new(tcp, Arc::clone(&watch)));
+    // The host's own watch bounds the wait for a request head, not
+    // hyper's timer (which would also cut off kept-alive connections at
+    // the header timeout).
+    let connection = hyper::server::conn::http1::Builder::new()
+        .header_read_timeout(None)
+        .serve_connection(io, service);
+    tokio::pin!(connection);
+    let stopped = async move {
+        match stopping {
+            Some(mut stopping) => {
+                let _ = stopping.changed().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = connection.as_mut() => if let Err(e) = result {
+            tracing::debug!("connection from {peer}: {e}");
+        },
+        why = watch.expired() => {
+            tracing::debug!("closed the connection from {peer}: {why}");
+        }
+        () = stopped => {
+            connection.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = connection => {}
+                _ = watch.expired() => {}
+            }
+        }
+    }
+}
+
+/// Makes sure `request` names its authority, as a `wasi:http` request
+/// must: a request in absolute form or with one usable `Host` header does;
+/// an HTTP/1.0 request without one gets the listener's address `local`;
+/// otherwise the reason for a `400` (RFC 9112 §3.2: an HTTP/1.1 request
+/// without `Host`, more than one `Host`, or an invalid one).
+fn fill_authority(
+    request: &mut hyper::Request<Incoming>,
+    local: Option<std::net::SocketAddr>,
+) -> Result<(), &'static str> {
+    if request.uri().authority().is_some() {
+        return Ok(());
+    }
+    let mut hosts = request.headers().get_all(hyper::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err("the request has more than one Host header"),
+        (Some(host), None) if host.to_str().is_ok() => Ok(()),
+        (Some(_), None) => Err("the Host header is not visible ASCII"),
+        (None, _) if request.version() < hyper::Version::HTTP_11 => {
+            let local = local.ok_or("the request names no host")?;
+            let value = hyper::header::HeaderValue::from_str(&local.to_string())
+                .map_err(|_| "the request names no host")?;
+            request.headers_mut().insert(hyper::header::HOST, value);
+            Ok(())
+        }
+        (None, _) => Err("an HTTP/1.1 request must have a Host header (RFC 9112 §3.2)"),
     }
 }
 
@@ -439,6 +588,44 @@ fn timed_out(after: Duration, id: &str) -> hyper::Response<HyperOutgoingBody> {
                 seconds(after)
             ),
             "cause": "timeout",
+            "instance": instance(id),
+        }),
+    )
+}
+
+/// The answer when the request's body did not arrive within
+/// [`Limits::body_timeout`]; the connection is closed after it.
+fn body_timed_out(after: Duration, id: &str) -> hyper::Response<HyperOutgoingBody> {
+    let mut response = problem(
+        hyper::StatusCode::REQUEST_TIMEOUT,
+        &serde_json::json!({
+            "type": "urn:est-ca-handler:problem:body-timeout",
+            "title": "The request body did not arrive in time",
+            "status": 408,
+            "detail": format!(
+                "the request body did not arrive within {} of its head",
+                seconds(after)
+            ),
+            "instance": instance(id),
+        }),
+    );
+    response.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// The answer to a request whose head the host cannot pass on (no or a
+/// bad `Host`).
+fn bad_request(detail: &str, id: &str) -> hyper::Response<HyperOutgoingBody> {
+    problem(
+        hyper::StatusCode::BAD_REQUEST,
+        &serde_json::json!({
+            "type": "urn:est-ca-handler:problem:bad-request",
+            "title": "Bad request",
+            "status": 400,
+            "detail": detail,
             "instance": instance(id),
         }),
     )
@@ -610,20 +797,57 @@ impl Drop for InFlight {
 
 /// An answer's body that keeps its request [`InFlight`] until hyper has
 /// taken all of it (or dropped it).
-struct Guarded {
-    body: HyperOutgoingBody,
+struct Guarded<B> {
+    body: B,
     _in_flight: InFlight,
 }
 
-impl Body for Guarded {
+impl<B: Body + Unpin> Body for Guarded<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A request's body on its way to the component, which says when all of it
+/// has arrived (or it failed: nothing more is coming), for
+/// [`Limits::body_timeout`].
+struct Arriving {
+    body: Incoming,
+    arrived: Arc<AtomicBool>,
+}
+
+impl Body for Arriving {
     type Data = Bytes;
-    type Error = <HyperOutgoingBody as Body>::Error;
+    type Error = hyper::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        let ended = match &polled {
+            Poll::Ready(None | Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(_))) => self.body.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if ended {
+            self.arrived.store(true, Ordering::Release);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -642,7 +866,9 @@ const SNIFF_LIMIT: usize = 4096;
 
 /// An enrollment answer's body on its way to the client, counted in
 /// [`Metrics`] by outcome once it has gone (or been dropped): the status
-/// says issued or pending, a problem document's `type` the error kind.
+/// says issued or pending, a problem document's `type` the error kind (and
+/// whether it was the API's refusal, which is no enrollment: see
+/// [`outcome_of`]).
 struct Sniffed {
     body: HyperOutgoingBody,
     status: u16,
@@ -681,14 +907,40 @@ impl Body for Sniffed {
 
 impl Drop for Sniffed {
     fn drop(&mut self) {
-        self.metrics.enrollment(outcome_of(self.status, &self.seen));
+        if let Some(outcome) = outcome_of(self.status, &self.seen) {
+            self.metrics.enrollment(outcome);
+        }
     }
 }
 
-/// A connection's TCP stream that tells its [`Watch`] when bytes move.
+/// How long a connection closed with a request body unread (an answer
+/// given from the head: a refusal, or a route that takes no body) goes on
+/// reading and dropping what the client sends, so that closing does not
+/// reset the connection before the client has read the answer.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The most bytes dropped that way.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// A connection's TCP stream that tells its [`Watch`] when bytes move,
+/// and lingers when closed ([`LINGER`]).
 struct Watched {
     tcp: TcpStream,
     watch: Arc<Watch>,
+    /// Set once the write side is shut: the end of the linger.
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
+    dropped: usize,
+}
+
+impl Watched {
+    fn new(tcp: TcpStream, watch: Arc<Watch>) -> Self {
+        Self {
+            tcp,
+            watch,
+            linger: None,
+            dropped: 0,
+        }
+    }
 }
 
 impl AsyncRead for Watched {
@@ -739,7 +991,32 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.tcp).poll_flush(cx)
     }
 
+    /// Shuts the write side, then reads and drops what the client still
+    /// sends until it closes, [`LINGER`] has passed or [`LINGER_BYTES`]
+    /// have come.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.linger.is_none() {
+            std::task::ready!(Pin::new(&mut this.tcp).poll_shutdown(cx))?;
+            this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let mut scratch = [0u8; 4096];
+        loop {
+            let over = this
+                .linger
+                .as_mut()
+                .is_none_or(|linger| linger.as_mut().poll(cx).is_ready());
+            if over || this.dropped >= LINGER_BYTES {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.tcp).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    this.dropped += buf.filled().len();
+                }
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }

@@ -625,3 +625,312 @@ async fn a_guest_that_loops_is_stopped_and_does_not_hold_the_thread() {
     );
     ticker.abort();
 }
+
+/// The head of a request that promises a 100,000-byte body.
+const SLOW_HEAD: &str = "POST /enroll HTTP/1.1\r\nHost: attacker\r\nContent-Type: application/pkcs10\r\nContent-Length: 100000\r\n\r\n";
+
+/// A client without the token that sends [`SLOW_HEAD`] and then one body
+/// byte a second; when answered (or closed) it waits that second and
+/// connects again, until `stop`; the statuses it was answered go to `seen`.
+async fn slow_body_client(
+    addr: SocketAddr,
+    start: Duration,
+    stop: Instant,
+    seen: Arc<std::sync::Mutex<Vec<u16>>>,
+) {
+    tokio::time::sleep(start).await;
+    while Instant::now() < stop {
+        let Ok(mut tcp) = TcpStream::connect(addr).await else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        if tcp.write_all(SLOW_HEAD.as_bytes()).await.is_err() {
+            continue;
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 1024];
+        loop {
+            tokio::select! {
+                read = tcp.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        answer.extend_from_slice(&buffer[..n]);
+                        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                },
+                _ = tick.tick() => {
+                    if tcp.write_all(b"a").await.is_err() {
+                        break;
+                    }
+                }
+                () = tokio::time::sleep_until(stop.into()) => break,
+            }
+        }
+        if let Some(status) = String::from_utf8_lossy(&answer)
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+        {
+            seen.lock().unwrap().push(status);
+        }
+        drop(tcp);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_unauthenticated_bodies_hold_no_instance_and_enrollments_go_on() {
+    const ATTACKERS: usize = 256;
+    const ENROLLMENTS: usize = 20;
+    let est = est_server(Faults::default(), false).await;
+    // Far fewer instances than attackers, and room for all their
+    // connections and the honest ones: what could run out is instances.
+    let limits = Limits {
+        max_instances: 32,
+        max_connections: 1024,
+        ..Limits::default()
+    };
+    assert!(limits.max_connections > ATTACKERS + ENROLLMENTS);
+    let api = Served::start(limits, settings(&est, None, &[])).await;
+    let stop = Instant::now() + Duration::from_secs(60);
+    // They start spread over a second, as independent clients would.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let attackers: Vec<_> = (0..ATTACKERS)
+        .map(|i| {
+            let start = Duration::from_secs(1) * i as u32 / ATTACKERS as u32;
+            tokio::spawn(slow_body_client(api.addr, start, stop, Arc::clone(&seen)))
+        })
+        .collect();
+    // Let every attacker connect and start its body.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut took = Vec::new();
+    for i in 0..ENROLLMENTS {
+        let answer = http(
+            api.addr,
+            "POST",
+            "/enroll",
+            csr_pem(&format!("under-attack-{i}.example.test")),
+        )
+        .await;
+        assert_issued(&answer, &est);
+        took.push(answer.took);
+    }
+    let busiest = api.host.instances_in_use();
+    for attacker in &attackers {
+        attacker.abort();
+    }
+    took.sort();
+    let at = |q: f64| took[((took.len() as f64 * q).ceil() as usize).clamp(1, took.len()) - 1];
+    eprintln!(
+        "{ENROLLMENTS} enrollments among {ATTACKERS} slow unauthenticated bodies: p50 {:?}, p99 {:?}, max {:?}; {busiest} instances in use at the end",
+        at(0.50),
+        at(0.99),
+        took.last().unwrap()
+    );
+    // The attackers were answered 401, from their heads, over and over.
+    for attacker in attackers {
+        let _ = attacker.await;
+    }
+    let statuses = seen.lock().unwrap().clone();
+    let unauthorized = statuses.iter().filter(|s| **s == 401).count();
+    eprintln!(
+        "the attackers were answered {} times, {unauthorized} of them 401",
+        statuses.len()
+    );
+    assert!(unauthorized >= ATTACKERS, "{statuses:?}");
+    eventually("the instances are gone", || {
+        api.host.instances_in_use() == 0
+    })
+    .await;
+}
+
+/// Sends `POST /enroll` with the token and `sent` of a 1,000-byte body,
+/// then a byte every 300 ms; the answer's head and body as text, and how
+/// long it took.
+async fn slow_authenticated_body(addr: SocketAddr, sent: &[u8]) -> (String, Duration) {
+    let start = Instant::now();
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /enroll HTTP/1.1\r\nHost: slow\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 1000\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(sent).await.unwrap();
+    let mut tick = tokio::time::interval(Duration::from_millis(300));
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let give_up = tokio::time::sleep(Duration::from_secs(20));
+    tokio::pin!(give_up);
+    loop {
+        tokio::select! {
+            read = tcp.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            },
+            _ = tick.tick() => {
+                let _ = tcp.write_all(b"a").await;
+            }
+            () = &mut give_up => break,
+        }
+    }
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        start.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_authenticated_body_is_cut_at_the_body_timeout_with_408() {
+    let est = est_server(Faults::default(), false).await;
+    let body_timeout = Duration::from_secs(2);
+    let api = Served::start(
+        Limits {
+            body_timeout,
+            // One instance: the next enrollment needs the one the slow
+            // body held.
+            max_instances: 1,
+            ..Limits::default()
+        },
+        settings(&est, None, &[]),
+    )
+    .await;
+    let (answer, took) = slow_authenticated_body(api.addr, b"-----BEGIN").await;
+    eprintln!("slow body answered after {took:?}: {answer}");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+    let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        doc["type"], "urn:est-ca-handler:problem:body-timeout",
+        "{doc}"
+    );
+    assert_eq!(doc["status"], 408);
+    assert!(
+        doc["detail"].as_str().unwrap().contains("within 2 s"),
+        "{doc}"
+    );
+    assert!(took >= body_timeout, "{took:?}");
+    eventually("the instance is freed", || api.host.instances_in_use() == 0).await;
+    let answer = http(api.addr, "POST", "/enroll", csr_pem("after.example.test")).await;
+    assert_issued(&answer, &est);
+    // A body that comes whole within the timeout is served as usual.
+    let quick = http(api.addr, "POST", "/enroll", csr_pem("quick.example.test")).await;
+    assert_issued(&quick, &est);
+}
+
+/// Connects to `addr` and sends nothing; resolves with how long the
+/// connection stayed open (up to 20 s).
+async fn idle_connection(addr: SocketAddr) -> Duration {
+    let start = Instant::now();
+    let Ok(mut tcp) = TcpStream::connect(addr).await else {
+        return Duration::ZERO;
+    };
+    let mut buffer = [0u8; 1024];
+    let read = async {
+        loop {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(20), read).await;
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_metrics_listener_caps_its_connections_and_closes_idle_ones() {
+    const IDLE: usize = 300;
+    let est = est_server(Faults::default(), false).await;
+    let header_timeout = Duration::from_secs(4);
+    let limits = Limits {
+        header_timeout,
+        max_metrics_connections: 8,
+        ..Limits::default()
+    };
+    let api = Served::start(limits, settings(&est, None, &[])).await;
+    let metrics = est_ca_host::serve::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let metrics_addr = metrics.local_addr().unwrap();
+    let serving = api.host.clone();
+    let metrics_task = tokio::spawn(async move { serving.serve_metrics(metrics).await });
+    let idle: Vec<_> = (0..IDLE)
+        .map(|_| tokio::spawn(idle_connection(metrics_addr)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..5 {
+        let answer = http(
+            api.addr,
+            "POST",
+            "/enroll",
+            csr_pem(&format!("beside-metrics-{i}.example.test")),
+        )
+        .await;
+        assert_issued(&answer, &est);
+    }
+    let mut held = Vec::new();
+    for connection in idle {
+        held.push(connection.await.unwrap());
+    }
+    held.sort();
+    // Over the cap, a connection gets a 503 (or is closed at once) within
+    // 2 s; the ones under it are closed at the header timeout.
+    let kept = held
+        .iter()
+        .filter(|h| **h >= Duration::from_secs(3))
+        .count();
+    eprintln!(
+        "{IDLE} idle metrics connections: {kept} kept past 3 s, the last closed after {:?}",
+        held.last().unwrap()
+    );
+    assert!(kept <= 8, "{kept} connections kept over a cap of 8");
+    assert!(
+        *held.last().unwrap() < header_timeout + Duration::from_secs(3),
+        "an idle metrics connection was held {:?}",
+        held.last().unwrap()
+    );
+    // The scraper gets through once they are gone, and sees the refusals.
+    let scrape = common::http(metrics_addr, "GET", "/metrics", None, "").await;
+    assert_eq!(scrape.status, 200);
+    let text = String::from_utf8(scrape.body).unwrap();
+    let refused = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ca_handler_refused_total{reason=\"metrics-connections\"} "))
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(refused >= (IDLE - 8) as f64, "{refused} refused\n{text}");
+    metrics_task.abort();
+}
+
+#[test]
+fn serve_refuses_caps_that_do_not_fit_in_the_file_descriptors() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ca-handler"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            "2000000000",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("ca-handler runs");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    for part in [
+        "file descriptors",
+        "2000000000 connections",
+        "16 metrics connections",
+        "128 instances",
+        "RLIMIT_NOFILE",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("serving"));
+}

@@ -59,6 +59,8 @@ fn serve(est: &EstServer, dir: &std::path::Path) -> Served {
             "127.0.0.1:0",
             "--metrics-listen",
             "127.0.0.1:0",
+            "--body-timeout",
+            "1",
             "--set",
             &format!("est_host={}", est.https_url()),
             "--set",
@@ -90,6 +92,45 @@ fn serve(est: &EstServer, dir: &std::path::Path) -> Served {
         metrics,
         log,
     }
+}
+
+/// Sends `request` as it is on a new connection and reads the answer until
+/// the connection closes or `request` has been answered (for up to 10 s):
+/// the status and the whole answer as text.
+async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read = async {
+        loop {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            }
+            // A whole answer: the head, and as much body as it says.
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                });
+                if length.is_some_and(|n| body.len() >= n) {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }
 
 /// The value of the sample named exactly `series` in a Prometheus text exposition.
@@ -208,6 +249,56 @@ async fn metrics_logs_and_request_ids_after_real_enrollments() {
     let answer = call(served.api, "GET", "/enroll", Some("obs-405"), String::new()).await;
     assert_eq!(answer.status, 405);
 
+    // Methods are case-sensitive: `post` issues nothing, and is counted.
+    let csr = csr_pem("lower-case.example.test");
+    let lower = format!(
+        "post /enroll HTTP/1.1\r\nHost: obs\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n{csr}",
+        csr.len()
+    );
+    let (status, text) = raw(served.api, lower.as_bytes()).await;
+    assert_eq!(status, 405, "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("\r\nallow: post\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("case-sensitive"), "{text}");
+    // A wrong token: a request, not an enrollment.
+    let answer = http_with(
+        served.api,
+        "POST",
+        "/enroll",
+        Some("not-the-token"),
+        &[],
+        csr_pem("wrong-token.example.test"),
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    // A body that stops: 408 at the body timeout, not an enrollment either.
+    let slow = format!(
+        "POST /enroll HTTP/1.1\r\nHost: obs\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 1000\r\n\r\n-----BEGIN"
+    );
+    let (status, text) = raw(served.api, slow.as_bytes()).await;
+    assert_eq!(status, 408, "{text}");
+    assert!(
+        text.contains("urn:est-ca-handler:problem:body-timeout"),
+        "{text}"
+    );
+    // No Host: HTTP/1.0 is served, HTTP/1.1 is a 400 (RFC 9112 §3.2).
+    let (status, text) = raw(served.api, b"GET /health HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status, 200, "{text}");
+    for request in [
+        &b"GET /health HTTP/1.1\r\n\r\n"[..],
+        b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        let (status, text) = raw(served.api, request).await;
+        assert_eq!(status, 400, "{text}");
+        assert!(
+            text.contains("urn:est-ca-handler:problem:bad-request"),
+            "{text}"
+        );
+        assert!(text.contains("Host"), "{text}");
+    }
+
     let scrape = call(served.metrics, "GET", "/metrics", None, String::new()).await;
     assert_eq!(scrape.status, 200);
     assert!(
@@ -240,15 +331,35 @@ async fn metrics_logs_and_request_ids_after_real_enrollments() {
         ),
         (
             r#"ca_handler_http_requests_total{route="/enroll",status="405"}"#,
+            2.0,
+        ),
+        (
+            r#"ca_handler_http_requests_total{route="/enroll",status="401"}"#,
             1.0,
         ),
         (
-            r#"ca_handler_http_requests_total{route="/health",status="200"}"#,
+            r#"ca_handler_http_requests_total{route="/enroll",status="408"}"#,
             1.0,
+        ),
+        (r#"ca_handler_refused_total{reason="body-timeout"}"#, 1.0),
+        (
+            r#"ca_handler_http_requests_total{route="/health",status="200"}"#,
+            2.0,
+        ),
+        (
+            r#"ca_handler_http_requests_total{route="/health",status="400"}"#,
+            2.0,
         ),
     ] {
         assert_eq!(count(series), expected, "{series}");
     }
+    // Only enrollments that reached the handler are enrollments: not the
+    // refused token, the wrong method, the body that never came.
+    let outcomes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ca_handler_enrollments_total{"))
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
     // Each enrollment that reached the CA sent both requests.
     assert_eq!(
         count(r#"ca_handler_est_request_duration_seconds_count{endpoint="simpleenroll"}"#),
@@ -274,6 +385,11 @@ async fn metrics_logs_and_request_ids_after_real_enrollments() {
     drop(served);
     let log = std::fs::read_to_string(log_file).unwrap();
     assert!(!log.contains('\x1b'), "no colour in a file");
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(r#""level":"ERROR""#))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
     assert!(!log.contains(PASSWORD) && !log.contains(TOKEN));
     let lines: Vec<Value> = log
         .lines()

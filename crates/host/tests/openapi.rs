@@ -79,6 +79,30 @@ impl Recorder {
         (status, serde_json::from_slice(&body).unwrap_or_default())
     }
 
+    /// `POST path` with the token and a body that stops after its first
+    /// bytes: the host's body timeout answers it.
+    async fn slow_body(&mut self, addr: SocketAddr, path: &str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: openapi\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 1000\r\n\r\n{{\"csr\": "
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        let status: u16 = String::from_utf8_lossy(&answer)
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        self.seen
+            .insert(("POST".to_owned(), path.to_owned(), status));
+        status
+    }
+
     /// Each route with the `token`, its own method and `body`.
     async fn every_route(&mut self, addr: SocketAddr, token: bool, body: &str) {
         for route in Route::ALL {
@@ -231,7 +255,22 @@ async fn the_openapi_document_matches_what_the_api_answers() {
         .await;
     api.shutdown().await;
 
-    // The host's own answers: its deadline (504) and a full house (503).
+    // The host's own answers: a body that does not arrive (408)...
+    let api = Api::start_with_limits(
+        Faults::default(),
+        &[],
+        est_ca_host::Limits {
+            body_timeout: Duration::from_secs(1),
+            ..est_ca_host::Limits::default()
+        },
+    )
+    .await;
+    for path in ["/enroll", "/poll"] {
+        assert_eq!(recorder.slow_body(api.addr, path).await, 408, "{path}");
+    }
+    api.shutdown().await;
+
+    // ...its deadline (504) and a full house (503).
     let api = Api::start_with_limits(
         slow.clone(),
         &[],

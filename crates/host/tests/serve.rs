@@ -87,6 +87,56 @@ async fn the_token_is_required_and_checked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_api_auth_shows_in_health_and_in_check() {
+    let api = Api::start(Faults::default(), &[("api_auth", "maybe")]).await;
+    for token in [None, Some(TOKEN)] {
+        let doc = api
+            .call("GET", "/health", token, "")
+            .await
+            .problem(503, "api-auth-invalid");
+        let detail = doc["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("api_auth") && detail.contains("\"maybe\""),
+            "{doc}"
+        );
+    }
+    api.call("POST", "/enroll", Some(TOKEN), csr_pem("m.example.test"))
+        .await
+        .problem(500, "api-auth-invalid");
+    assert!(api.est.requests().is_empty(), "the EST server was asked");
+    let est = api.est.https_url();
+    api.shutdown().await;
+
+    // `check` says so, and fails, before asking the EST server.
+    let output = Command::new(env!("CARGO_BIN_EXE_ca-handler"))
+        .args([
+            "check",
+            "--set",
+            &format!("est_host={est}"),
+            "--set",
+            "est_user=u",
+            "--set",
+            "est_password=p",
+            "--set",
+            "api_auth=maybe",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("ca-handler runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("api_auth") && text.contains("\"maybe\""),
+        "{text}"
+    );
+    assert!(!text.contains("configuration: OK"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn pending_then_poll() {
     let api = Api::start(
         Faults {
