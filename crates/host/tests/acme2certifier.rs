@@ -9,125 +9,24 @@
 use der::Decode;
 use est_ca_handler::x509::names::Names;
 use est_server::Faults;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 mod common;
 
-use common::python::{module_dir, output, run, venv};
+use common::python::{Acme, certbot, get_status, module_dir, run, venv};
 use common::{Api, TOKEN, free_port};
 
 const REJECT_TEXT: &str = "policy says no: example.test is not ours";
 
-/// The status of `GET path` on `addr`, or `None` when nothing answers.
-async fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.ok()?;
-    let mut answer = Vec::new();
-    tcp.read_to_end(&mut answer).await.ok()?;
-    let text = String::from_utf8_lossy(&answer);
-    text.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// acme2certifier under waitress, with the module pointed at `api_url`.
-struct Acme {
-    addr: SocketAddr,
-    child: Child,
-}
-
-impl Acme {
-    async fn start(venv: &Path, dir: &Path, name: &str, api_url: &str) -> Self {
-        let dir = dir.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("acme_srv.cfg");
-        std::fs::write(
-            &config,
-            format!(
-                "[DEFAULT]\ndebug: True\n\n\
-                 [Nonce]\nnonce_check_disable: False\n\n\
-                 [Account]\ncontact_check_disable: True\n\n\
-                 [Challenge]\nchallenge_validation_disable: True\n\n\
-                 [Order]\ntnauthlist_support: False\n\n\
-                 [Certificate]\nenrollment_timeout: 20\n\n\
-                 [DBhandler]\nhandler: wsgi\ndbfile: {db}\n\n\
-                 [CAhandler]\nhandler_module: {module}\napi_url: {api_url}\n\
-                 api_token: {TOKEN}\nrequest_timeout: 30\nca_error_details_forward: True\n",
-                db = dir.join("acme.sqlite").display(),
-                module = module_dir().join("est_component_ca_handler.py").display(),
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("waitress.log")).unwrap();
-        let child = Command::new(venv.join("bin/waitress-serve"))
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg("acme2certifier.share.acme2certifier_wsgi:application")
-            .env("ACME_SRV_CONFIGFILE", &config)
-            .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("waitress-serve starts");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while get_status(addr, "/directory").await.is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "acme2certifier did not start in 60 s:\n{}",
-                std::fs::read_to_string(dir.join("waitress.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Self { addr, child }
-    }
-
-    fn directory(&self) -> String {
-        format!("http://{}/directory", self.addr)
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// certbot with `--csr`, its files under `dir`: (success, output).
-async fn certbot(venv: &Path, dir: &Path, directory: &str, csr: &Path) -> (bool, String) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut command = Command::new(venv.join("bin/certbot"));
-    command
-        .args(["certonly", "--non-interactive", "--agree-tos"])
-        .args(["--register-unsafely-without-email", "--manual"])
-        .args([
-            "--preferred-challenges",
-            "http",
-            "--manual-auth-hook",
-            "/bin/true",
-        ])
-        .arg("--server")
-        .arg(directory)
-        .arg("--csr")
-        .arg(csr)
-        .arg("--config-dir")
-        .arg(dir.join("config"))
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .arg("--logs-dir")
-        .arg(dir.join("logs"))
-        .arg("--cert-path")
-        .arg(dir.join("cert.pem"))
-        .arg("--chain-path")
-        .arg(dir.join("chain.pem"))
-        .arg("--fullchain-path")
-        .arg(dir.join("fullchain.pem"));
-    output(&mut command, 180).await
+async fn start_acme(venv: &Path, dir: &Path, name: &str, api_url: &str) -> Acme {
+    let cahandler = format!(
+        "[CAhandler]\nhandler_module: {module}\napi_url: {api_url}\n\
+         api_token: {TOKEN}\nrequest_timeout: 30\nca_error_details_forward: True\n",
+        module = module_dir().join("est_component_ca_handler.py").display(),
+    );
+    Acme::start(venv, dir, name, &cahandler, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +101,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
     let csr_path = dir.join("certbot.csr.pem");
     std::fs::write(&csr_path, csr.pem().unwrap()).unwrap();
 
-    let acme = Acme::start(&venv, &dir, "acme-ok", &ok.url()).await;
+    let acme = start_acme(&venv, &dir, "acme-ok", &ok.url()).await;
     let (success, text) =
         certbot(&venv, &dir.join("certbot-ok"), &acme.directory(), &csr_path).await;
     assert!(success, "certbot failed:\n{text}");
@@ -234,7 +133,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
     acme.stop().await;
 
     // The EST server refuses: certbot shows its words, not a generic failure.
-    let acme = Acme::start(&venv, &dir, "acme-reject", &reject.url()).await;
+    let acme = start_acme(&venv, &dir, "acme-reject", &reject.url()).await;
     let (success, text) = certbot(
         &venv,
         &dir.join("certbot-reject"),
@@ -251,7 +150,7 @@ async fn certbot_through_acme2certifier_and_the_component() {
     acme.stop().await;
 
     // The component's API is down: handler_check fails, the directory says 403.
-    let acme = Acme::start(&venv, &dir, "acme-down", &down).await;
+    let acme = start_acme(&venv, &dir, "acme-down", &down).await;
     assert_eq!(get_status(acme.addr, "/directory").await, Some(403));
     acme.stop().await;
 
