@@ -17,7 +17,7 @@ pub const REDACTED: &str = "[redacted]";
 /// `Debug` output shows only how many there are.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Redactions {
-    /// Every form, each non-empty, longest first.
+    /// Every form, each non-empty.
     needles: Vec<String>,
 }
 
@@ -73,7 +73,6 @@ impl Redactions {
                 self.needles.push(form);
             }
         }
-        self.needles.sort_by_key(|n| core::cmp::Reverse(n.len()));
     }
 
     /// Whether there is nothing to take out.
@@ -84,30 +83,35 @@ impl Redactions {
     /// `text` with every occurrence of a secret (in any form added)
     /// replaced by [`REDACTED`]; overlapping occurrences become one.
     pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut spans: Vec<(usize, usize)> = Vec::new();
+        // Which bytes some secret covers: runs of them become one mark.
+        let mut covered: Vec<bool> = Vec::new();
         for needle in &self.needles {
-            spans.extend(
-                text.match_indices(needle.as_str())
-                    .map(|(at, found)| (at, at + found.len())),
-            );
+            for (at, found) in text.match_indices(needle.as_str()) {
+                if covered.is_empty() {
+                    covered = vec![false; text.len()];
+                }
+                covered[at..at + found.len()].fill(true);
+            }
         }
-        if spans.is_empty() {
+        if covered.is_empty() {
             return Cow::Borrowed(text);
         }
-        spans.sort_unstable();
         let mut out = String::with_capacity(text.len());
-        let mut copied = 0;
-        for (start, end) in spans {
-            if end <= copied {
-                continue;
-            }
-            if start >= copied {
-                out.push_str(&text[copied..start]);
+        let mut at = 0;
+        while at < text.len() {
+            let secret = covered[at];
+            let run = covered[at..]
+                .iter()
+                .position(|&c| c != secret)
+                .map_or(text.len(), |n| at + n);
+            // Matches begin and end on character boundaries, so runs do.
+            if secret {
                 out.push_str(REDACTED);
+            } else {
+                out.push_str(&text[at..run]);
             }
-            copied = end;
+            at = run;
         }
-        out.push_str(&text[copied..]);
         Cow::Owned(out)
     }
 
@@ -127,7 +131,7 @@ impl Redactions {
 
     /// The longest form, in bytes.
     fn longest(&self) -> usize {
-        self.needles.first().map_or(0, String::len)
+        self.needles.iter().map(String::len).max().unwrap_or(0)
     }
 }
 
