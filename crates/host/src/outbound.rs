@@ -112,7 +112,7 @@ impl Outbound {
         let destination = match &self.destination {
             Some(d) if d.scheme == scheme && d.authority.eq_ignore_ascii_case(&authority) => d,
             _ => {
-                tracing::warn!(target: "sandbox", "refused the component's request to {}://{authority}: only the configured est_host may be reached", scheme.as_str());
+                tracing::warn!(target: "sandbox", "refused the component's request to {}://{}: only the configured est_host may be reached", scheme.as_str(), without_userinfo(&authority));
                 return Err(HttpError::HttpRequestDenied);
             }
         };
@@ -128,7 +128,13 @@ impl Outbound {
             .and_then(|o| o.first_byte_timeout)
             .unwrap_or(destination.timeout)
             .min(destination.timeout);
-        tracing::debug!("{} {}", request.method(), request.uri());
+        tracing::debug!(
+            "{} {}://{}{}",
+            request.method(),
+            scheme.as_str(),
+            without_userinfo(&authority),
+            request.uri().path()
+        );
         let start = std::time::Instant::now();
         let response = tokio::time::timeout(deadline, destination.client.request(request))
             .await
@@ -145,6 +151,12 @@ impl Outbound {
             })?;
         Ok(response.map(|body| body.map_err(|e| hyper_error_code(&e)).boxed_unsync()))
     }
+}
+
+/// `authority` without any `user:password@` part, for log lines: a
+/// component other than this project's may put credentials there.
+fn without_userinfo(authority: &str) -> &str {
+    authority.rsplit_once('@').map_or(authority, |(_, host)| host)
 }
 
 /// `authority` with the scheme's default port added when it has none.
@@ -456,6 +468,46 @@ mod tests {
         let outbound = Arc::clone(&settings.outbound);
         let no_scheme = outbound.send(get("/relative"), None).await;
         assert!(matches!(no_scheme, Err(HttpError::HttpRequestUriInvalid)));
+    }
+
+    /// What the log lines written while `f` runs say.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_destination_is_logged_without_its_userinfo() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let settings = Settings::from_pairs([
+            ("est_host", "https://est.test"),
+            ("est_user", "u"),
+            ("est_password", "p"),
+        ])
+        .unwrap();
+        let outbound = Arc::clone(&settings.outbound);
+        let refused = outbound
+            .send(get("https://user:s3cr3t-pw@other.test/x"), None)
+            .await;
+        assert!(matches!(refused, Err(HttpError::HttpRequestDenied)));
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("https://other.test:443"), "{logged}");
+        assert!(!logged.contains("s3cr3t-pw"), "{logged}");
     }
 
     #[test]
