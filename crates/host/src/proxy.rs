@@ -257,12 +257,21 @@ impl Target {
             }
             _ => None,
         };
+        // Where the TCP connection goes; a host the HTTP stack cannot take
+        // (an opaque socks host may hold more than a DNS name) is refused here.
+        let uri = Uri::builder()
+            .scheme("http")
+            .authority(format!("{host}:{port}"))
+            .path_and_query("/")
+            .build()
+            .map_err(|_| "names a proxy host that cannot be connected to".to_owned())?;
         Ok(Self {
             scheme,
             proxy: Proxy {
                 kind: kind.unwrap_or(ProxyKind::Http),
                 host,
                 port,
+                uri,
                 authorization,
             },
         })
@@ -278,6 +287,8 @@ pub struct Proxy {
     /// As in the URL (an IPv6 address in brackets).
     host: String,
     port: u16,
+    /// `http://host:port/`, where the TCP connection goes.
+    uri: Uri,
     /// From the URL's user name and password.
     authorization: Option<Credentials>,
 }
@@ -339,12 +350,7 @@ impl Proxy {
 
     /// Where to open the TCP connection.
     fn uri(&self) -> Uri {
-        Uri::builder()
-            .scheme("http")
-            .authority(format!("{}:{}", self.host, self.port))
-            .path_and_query("/")
-            .build()
-            .expect("a host and port from a parsed URL")
+        self.uri.clone()
     }
 }
 
@@ -951,6 +957,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!anonymous.has_credentials());
+    }
+
+    #[test]
+    fn odd_proxy_hosts_are_refused_or_usable_never_a_panic() {
+        for host in [
+            "a%zzb",
+            "a^b",
+            "a|b",
+            "a\"b",
+            "a{b}",
+            "[::1]",
+            "[fe80::1%25eth0]",
+            "a`b",
+            "1.2.3",
+            "xn--nxasmq6b",
+            "a..b",
+            "-a-",
+            "%41",
+        ] {
+            for scheme in ["http", "socks5", "socks5h"] {
+                let list = serde_json::json!({ "*": format!("{scheme}://u:pw@{host}:1080") });
+                match ProxyList::parse(&list.to_string()) {
+                    Ok(parsed) => {
+                        let proxy = parsed.select("x").unwrap().unwrap();
+                        assert_eq!(proxy.uri().port_u16(), Some(1080), "{host}");
+                    }
+                    Err(why) => assert!(why.starts_with(KEY) && !why.contains("pw"), "{why}"),
+                }
+            }
+        }
     }
 
     #[test]
