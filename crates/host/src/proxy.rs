@@ -1,6 +1,8 @@
 //! `proxy_server_list`: which proxy, if any, carries the host's connections
 //! to the EST server, chosen as acme2certifier 0.46.3 chooses it, and the
-//! HTTP `CONNECT` tunnel through that proxy ([`ProxyConnector`]).
+//! tunnel through that proxy ([`ProxyConnector`]): HTTP `CONNECT` for an
+//! `http://` proxy, SOCKS5 (hyper-util's client) for `socks5://` and
+//! `socks5h://`.
 //!
 //! The setting is a JSON object mapping a host pattern to a proxy URL, e.g.
 //! `{"bar.local$": "socks5://proxy.local:5555", "foo\\..*$":
@@ -21,7 +23,7 @@
 //! and its sandbox still lets it reach `est_host` only. TLS runs end to end
 //! through the tunnel, to the EST server's name, with the same trust anchors
 //! and client certificate as without a proxy. A proxy's credentials are
-//! never shown: [`Proxy`] displays as `http://host:port`.
+//! never shown: [`Proxy`] displays as `scheme://host:port`.
 
 use crate::bindings::{HandlerError, RevocationError};
 use base64ct::{Base64, Encoding};
@@ -133,7 +135,7 @@ impl ProxyList {
     /// The proxy for connections to `host` (as written in `est_host`,
     /// without the port; an IPv6 address without brackets), or `None` to
     /// connect directly. An error when the chosen proxy is one this host
-    /// cannot use (only `http://` proxies are supported).
+    /// cannot use (`https://`, `socks4://`, `socks4a://`).
     pub fn select(&self, host: &str) -> Result<Option<Proxy>, String> {
         let mut chosen: Option<(&str, &Target)> = None;
         for entry in &self.entries {
@@ -151,9 +153,9 @@ impl ProxyList {
         let Some((pattern, target)) = chosen else {
             return Ok(None);
         };
-        if target.scheme != "http" {
+        if !matches!(target.scheme.as_str(), "http" | "socks5" | "socks5h") {
             return Err(format!(
-                "{KEY}: the proxy chosen for {host} (pattern {pattern:?}) is a {}:// proxy, which this host does not support: only http:// proxies (HTTP CONNECT) are",
+                "{KEY}: the proxy chosen for {host} (pattern {pattern:?}) is a {}:// proxy, which this host does not support: only http:// (HTTP CONNECT), socks5:// and socks5h:// proxies are",
                 target.scheme
             ));
         }
@@ -216,37 +218,98 @@ impl Target {
             } else {
                 80
             });
-        // As `requests` does: Basic credentials when the URL has a user name,
+        // As `requests` does: credentials when the URL has a user name,
         // both parts percent-decoded.
-        let authorization = (!parsed.username().is_empty()).then(|| {
-            let mut credentials: Vec<u8> =
-                percent_encoding::percent_decode_str(parsed.username()).collect();
-            credentials.push(b':');
-            credentials.extend(percent_encoding::percent_decode_str(
-                parsed.password().unwrap_or(""),
-            ));
-            Secret(format!("Basic {}", Base64::encode_string(&credentials)))
+        let credentials = (!parsed.username().is_empty()).then(|| {
+            let decode =
+                |part: &str| -> Vec<u8> { percent_encoding::percent_decode_str(part).collect() };
+            (
+                decode(parsed.username()),
+                decode(parsed.password().unwrap_or("")),
+            )
         });
+        let kind = match scheme.as_str() {
+            "http" => Some(ProxyKind::Http),
+            "socks5" => Some(ProxyKind::Socks5 { remote_dns: false }),
+            "socks5h" => Some(ProxyKind::Socks5 { remote_dns: true }),
+            _ => None,
+        };
+        let authorization = match (&kind, credentials) {
+            (Some(ProxyKind::Http), Some((user, password))) => {
+                let mut basic = user;
+                basic.push(b':');
+                basic.extend(password);
+                Some(Credentials::Basic(Secret(format!(
+                    "Basic {}",
+                    Base64::encode_string(&basic)
+                ))))
+            }
+            (Some(ProxyKind::Socks5 { .. }), Some((user, password))) => {
+                if user.len() > 255 || password.len() > 255 {
+                    return Err(
+                        "has a user name or password longer than SOCKS5 allows (255 bytes)".into(),
+                    );
+                }
+                Some(Credentials::UserPass(
+                    Secret(String::from_utf8_lossy(&user).into_owned()),
+                    Secret(String::from_utf8_lossy(&password).into_owned()),
+                ))
+            }
+            _ => None,
+        };
+        // Where the TCP connection goes; a host the HTTP stack cannot take
+        // (an opaque socks host may hold more than a DNS name) is refused here.
+        let uri = Uri::builder()
+            .scheme("http")
+            .authority(format!("{host}:{port}"))
+            .path_and_query("/")
+            .build()
+            .map_err(|_| "names a proxy host that cannot be connected to".to_owned())?;
         Ok(Self {
             scheme,
             proxy: Proxy {
+                kind: kind.unwrap_or(ProxyKind::Http),
                 host,
                 port,
+                uri,
                 authorization,
             },
         })
     }
 }
 
-/// An `http://` proxy that tunnels connections with `CONNECT`. It displays
-/// as `http://host:port`, never with its credentials.
+/// A proxy that tunnels connections: an `http://` one with `CONNECT`, or a
+/// SOCKS5 one. It displays as `scheme://host:port`, never with its
+/// credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
+    kind: ProxyKind,
     /// As in the URL (an IPv6 address in brackets).
     host: String,
     port: u16,
-    /// `Proxy-Authorization`, from the URL's user name and password.
-    authorization: Option<Secret>,
+    /// `http://host:port/`, where the TCP connection goes.
+    uri: Uri,
+    /// From the URL's user name and password.
+    authorization: Option<Credentials>,
+}
+
+/// How a [`Proxy`] is asked for a tunnel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ProxyKind {
+    /// HTTP `CONNECT`.
+    Http,
+    /// SOCKS5 (RFC 1928); `socks5h://` lets the proxy resolve the name,
+    /// `socks5://` resolves it here, as PySocks does.
+    Socks5 { remote_dns: bool },
+}
+
+/// A proxy's credentials.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Credentials {
+    /// The `Proxy-Authorization` value of an HTTP proxy.
+    Basic(Secret),
+    /// SOCKS5 user name and password (RFC 1929).
+    UserPass(Secret, Secret),
 }
 
 /// A value never shown.
@@ -261,7 +324,12 @@ impl fmt::Debug for Secret {
 
 impl fmt::Display for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}:{}", self.host, self.port)
+        let scheme = match self.kind {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 { remote_dns: false } => "socks5",
+            ProxyKind::Socks5 { remote_dns: true } => "socks5h",
+        };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
     }
 }
 
@@ -282,12 +350,7 @@ impl Proxy {
 
     /// Where to open the TCP connection.
     fn uri(&self) -> Uri {
-        Uri::builder()
-            .scheme("http")
-            .authority(format!("{}:{}", self.host, self.port))
-            .path_and_query("/")
-            .build()
-            .expect("a host and port from a parsed URL")
+        self.uri.clone()
     }
 }
 
@@ -322,6 +385,8 @@ enum ProxyErrorKind {
     Timeout,
     /// The proxy answered with a status other than 2xx.
     Refused { status: u16, reason: String },
+    /// The SOCKS5 proxy refused, in hyper-util's words.
+    SocksRefused(String),
     /// The answer was not HTTP, or too long.
     Malformed(String),
 }
@@ -356,9 +421,12 @@ impl fmt::Display for ProxyError {
                 }
                 Ok(())
             }
+            ProxyErrorKind::SocksRefused(why) => {
+                write!(f, "the proxy {proxy} refused the tunnel to {target}: {why}")
+            }
             ProxyErrorKind::Malformed(why) => write!(
                 f,
-                "the proxy {proxy} gave an unusable answer to CONNECT {target}: {why}"
+                "the proxy {proxy} gave an unusable answer for {target}: {why}"
             ),
         }
     }
@@ -414,6 +482,7 @@ impl ProxyError {
             ProxyErrorKind::Closed
             | ProxyErrorKind::Io(_)
             | ProxyErrorKind::Refused { .. }
+            | ProxyErrorKind::SocksRefused(_)
             | ProxyErrorKind::Malformed(_) => HttpError::InternalError(Some(self.to_string())),
         }
     }
@@ -461,6 +530,15 @@ impl tower_service::Service<Uri> for ProxyConnector {
             let connecting = self.tcp.call(dst);
             return Box::pin(async move { connecting.await.map_err(Into::into) });
         };
+        if let ProxyKind::Socks5 { remote_dns } = proxy.kind {
+            return Box::pin(socks5(
+                self.tcp.clone(),
+                proxy,
+                remote_dns,
+                dst,
+                self.timeout,
+            ));
+        }
         let connecting = self.tcp.call(proxy.uri());
         let timeout = self.timeout;
         Box::pin(async move {
@@ -488,6 +566,102 @@ impl tower_service::Service<Uri> for ProxyConnector {
     }
 }
 
+/// A tunnel to `dst` through the SOCKS5 `proxy`: the TCP connection made
+/// here (so that an unreachable proxy keeps its cause), the SOCKS5
+/// exchange by hyper-util; with `remote_dns` false the name is resolved
+/// here first, as PySocks does for `socks5://`.
+async fn socks5(
+    mut tcp: HttpConnector,
+    proxy: Arc<Proxy>,
+    remote_dns: bool,
+    dst: Uri,
+    timeout: Duration,
+) -> Result<TokioIo<TcpStream>, BoxError> {
+    use hyper_util::client::legacy::connect::proxy::SocksV5;
+    use tower_service::Service;
+    let target = connect_target(&dst).ok_or("the destination has no host")?;
+    let fail = |kind| {
+        let err = ProxyError {
+            proxy: proxy.to_string(),
+            target: target.clone(),
+            kind,
+        };
+        tracing::warn!(target: "proxy", "{err}");
+        err
+    };
+    let dst = if remote_dns {
+        dst
+    } else {
+        // An IPv4 address first, as PySocks's gethostbyname gives.
+        let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host(&target)
+            .await
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        let address = found
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(found.first())
+            .copied()
+            .ok_or_else(|| {
+                fail(ProxyErrorKind::Malformed(format!(
+                    "{target} does not resolve here (socks5:// resolves names locally; socks5h:// lets the proxy do it)"
+                )))
+            })?;
+        Uri::builder()
+            .scheme("http")
+            .authority(address.to_string())
+            .path_and_query("/")
+            .build()?
+    };
+    let stream = tcp
+        .call(proxy.uri())
+        .await
+        .map_err(|e| fail(ProxyErrorKind::Unreachable(e.into())))?;
+    let mut socks = SocksV5::new(proxy.uri(), Connected(Some(stream))).local_dns(false);
+    if let Some(Credentials::UserPass(Secret(user), Secret(password))) = &proxy.authorization {
+        socks = socks.with_auth(user.clone(), password.clone());
+    }
+    let tunnel = tokio::time::timeout(timeout, socks.call(dst))
+        .await
+        .map_err(|_| fail(ProxyErrorKind::Timeout))?
+        .map_err(|e| {
+            let words = e.to_string();
+            let words = words.strip_prefix("SOCKS error: ").unwrap_or(&words);
+            fail(ProxyErrorKind::SocksRefused(
+                if words.contains("credentials not accepted") {
+                    format!(
+                        "{words} (check the proxy's user name and password in proxy_server_list)"
+                    )
+                } else {
+                    words.to_owned()
+                },
+            ))
+        })?;
+    tracing::debug!(target: "proxy", "tunnel to {target} through {proxy}");
+    Ok(tunnel)
+}
+
+/// A connector that hands out one connection made already.
+struct Connected(Option<TokioIo<TcpStream>>);
+
+impl tower_service::Service<Uri> for Connected {
+    type Response = TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _proxy: Uri) -> Self::Future {
+        std::future::ready(
+            self.0
+                .take()
+                .ok_or_else(|| std::io::Error::other("the connection was used already")),
+        )
+    }
+}
+
 /// `host:port` of a destination, for `CONNECT` (an IPv6 address in brackets).
 fn connect_target(dst: &Uri) -> Option<String> {
     let host = dst.host()?;
@@ -510,7 +684,7 @@ async fn tunnel(
     target: &str,
 ) -> Result<TcpStream, ProxyErrorKind> {
     let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some(Secret(authorization)) = &proxy.authorization {
+    if let Some(Credentials::Basic(Secret(authorization))) = &proxy.authorization {
         request.push_str("Proxy-Authorization: ");
         request.push_str(authorization);
         request.push_str("\r\n");
@@ -734,16 +908,23 @@ mod tests {
     }
 
     #[test]
-    fn only_a_chosen_socks_or_https_proxy_is_refused() {
-        let list = r#"{"bar.local$": "socks5://u:pw@proxy.local:5555", "foo$": "https://p:443"}"#;
+    fn only_a_chosen_socks4_or_https_proxy_is_refused() {
+        let list = r#"{"bar.local$": "socks4://u:pw@proxy.local:5555", "foo$": "https://p:443"}"#;
         let parsed = ProxyList::parse(list).unwrap();
         assert!(parsed.select("est.test").unwrap().is_none());
         let socks = parsed.select("est.bar.local").unwrap_err();
         assert!(
-            socks.contains("socks5:// proxy") && socks.contains("only http://"),
+            socks.contains("socks4:// proxy") && socks.contains("only http://"),
             "{socks}"
         );
         assert!(!socks.contains("pw"), "{socks}");
+        let socks5 = ProxyList::parse(r#"{"*": "socks5h://u:pw@proxy.local"}"#)
+            .unwrap()
+            .select("est.test")
+            .unwrap()
+            .unwrap();
+        assert_eq!(socks5.to_string(), "socks5h://proxy.local:1080");
+        assert!(!format!("{socks5:?}").contains("pw"));
         let https = parsed.select("est.foo").unwrap_err();
         assert!(https.contains("https:// proxy"), "{https}");
     }
@@ -758,10 +939,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             proxy.authorization,
-            Some(Secret(format!(
+            Some(Credentials::Basic(Secret(format!(
                 "Basic {}",
                 Base64::encode_string(b"user:p@ss:w0rd")
-            )))
+            ))))
         );
         assert!(proxy.has_credentials());
         assert_eq!(proxy.to_string(), "http://proxy.test:8080");
@@ -776,6 +957,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!anonymous.has_credentials());
+    }
+
+    #[test]
+    fn odd_proxy_hosts_are_refused_or_usable_never_a_panic() {
+        for host in [
+            "a%zzb",
+            "a^b",
+            "a|b",
+            "a\"b",
+            "a{b}",
+            "[::1]",
+            "[fe80::1%25eth0]",
+            "a`b",
+            "1.2.3",
+            "xn--nxasmq6b",
+            "a..b",
+            "-a-",
+            "%41",
+        ] {
+            for scheme in ["http", "socks5", "socks5h"] {
+                let list = serde_json::json!({ "*": format!("{scheme}://u:pw@{host}:1080") });
+                match ProxyList::parse(&list.to_string()) {
+                    Ok(parsed) => {
+                        let proxy = parsed.select("x").unwrap().unwrap();
+                        assert_eq!(proxy.uri().port_u16(), Some(1080), "{host}");
+                    }
+                    Err(why) => assert!(why.starts_with(KEY) && !why.contains("pw"), "{why}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Settings {
     }
 
     /// The proxy that carries the connections to `est_host`, chosen from
-    /// `proxy_server_list` ([`crate::proxy`]), as `http://host:port`
+    /// `proxy_server_list` ([`crate::proxy`]), as `scheme://host:port`
     /// (never with its credentials); `None` when they go direct.
     pub fn proxy(&self) -> Option<String> {
         self.outbound.proxy().map(ToString::to_string)
@@ -307,8 +307,8 @@ mod tests {
         for (list, words) in [
             ("{not json", "proxy_server_list is not a JSON object"),
             (
-                r#"{"est$": "socks5://u:pr0xy-pw@socks.test:1080"}"#,
-                "socks5:// proxy",
+                r#"{"est$": "socks4://u:pr0xy-pw@socks.test:1080"}"#,
+                "socks4:// proxy",
             ),
         ] {
             let err = Settings::from_pairs([

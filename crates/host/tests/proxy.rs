@@ -1,6 +1,7 @@
 //! `proxy_server_list`: the host tunnels its connections to the EST server
 //! through a real HTTP proxy (Debian's tinyproxy, started here on
-//! 127.0.0.1 with its own configuration) when the EST server's host
+//! 127.0.0.1 with its own configuration) or SOCKS5 proxy (Debian's
+//! microsocks) when the EST server's host
 //! matches, and goes direct when it does not; the proxy's refusals and
 //! absence are typed errors naming it, and its credentials appear nowhere.
 
@@ -385,12 +386,123 @@ async fn check_and_enroll_from_acme_srv_cfg_never_print_the_proxy_credentials() 
     // A proxy this host cannot use is a configuration error, without its URL.
     let socks = write_cfg(
         "socks.cfg",
-        &format!("socks5://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@127.0.0.1:1080"),
+        &format!("socks4://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@127.0.0.1:1080"),
     );
     let (ok, code, shown) = ca_handler(&["check", "--config", &socks]);
     assert!(!ok && code == Some(3), "{shown}");
     assert!(
-        shown.contains("proxy_server_list") && shown.contains("socks5:// proxy"),
+        shown.contains("proxy_server_list") && shown.contains("socks4:// proxy"),
+        "{shown}"
+    );
+    assert!(!leaks(&shown), "{shown}");
+}
+
+/// Debian's microsocks (a SOCKS5 server) on a free port of 127.0.0.1,
+/// requiring [`PROXY_USER`] and [`PROXY_PASSWORD`]; dropping it stops it.
+struct Microsocks {
+    child: Child,
+    port: u16,
+}
+
+impl Microsocks {
+    fn start() -> Self {
+        let port = free_port();
+        let child = match Command::new("microsocks")
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-u", PROXY_USER, "-P", PROXY_PASSWORD])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "microsocks is not installed: install the Debian package (apt-get install -y microsocks)"
+            ),
+            Err(e) => panic!("microsocks does not start: {e}"),
+        };
+        let mut proxy = Self { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return proxy;
+            }
+            if let Ok(Some(status)) = proxy.child.try_wait() {
+                panic!("microsocks ended ({status})");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("microsocks did not listen on {port}");
+    }
+}
+
+impl Drop for Microsocks {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn socks5_proxies_carry_enrollments_and_refuse_wrong_credentials() {
+    let socks = Microsocks::start();
+    let (server, anchor) = est_server("socks").await;
+    for scheme in ["socks5", "socks5h"] {
+        let url = format!(
+            "{scheme}://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@127.0.0.1:{}",
+            socks.port
+        );
+        let through = settings(&server, &anchor, &list_for(&url));
+        assert_eq!(
+            through.proxy(),
+            Some(format!("{scheme}://127.0.0.1:{}", socks.port))
+        );
+        let issued = enroll(&through).await;
+        assert!(
+            matches!(issued, Ok(Enrollment::Issued(_))),
+            "{scheme}: {issued:?}"
+        );
+    }
+    let served = server.requests().len();
+    assert_eq!(served, 4);
+
+    // Wrong credentials: the SOCKS proxy refuses, so the path went through it.
+    let url = format!("socks5h://{PROXY_USER}:wr0ng-Pass@127.0.0.1:{}", socks.port);
+    let result = host()
+        .ca_certs(&settings(&server, &anchor, &list_for(&url)))
+        .await
+        .unwrap();
+    let shown = format!("{result:?}");
+    let Err(HandlerError::Transport(failure)) = &result else {
+        panic!("{shown}");
+    };
+    assert!(matches!(failure.cause, TransportCause::Other), "{shown}");
+    assert!(
+        failure.detail.contains(&format!(
+            "the proxy socks5h://127.0.0.1:{} refused the tunnel to localhost:",
+            socks.port
+        )) && failure.detail.contains("credentials not accepted"),
+        "{shown}"
+    );
+    assert!(!leaks(&shown), "{shown}");
+    assert_eq!(server.requests().len(), served);
+
+    // Once it is gone, its port refuses: connection-refused naming it.
+    let port = socks.port;
+    drop(socks);
+    let url = format!("socks5://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@127.0.0.1:{port}");
+    let result = enroll(&settings(&server, &anchor, &list_for(&url))).await;
+    let shown = format!("{result:?}");
+    let Err(HandlerError::Transport(failure)) = &result else {
+        panic!("{shown}");
+    };
+    assert!(
+        matches!(failure.cause, TransportCause::ConnectionRefused),
+        "{shown}"
+    );
+    assert!(
+        failure
+            .detail
+            .contains(&format!("through the proxy socks5://127.0.0.1:{port}")),
         "{shown}"
     );
     assert!(!leaks(&shown), "{shown}");
