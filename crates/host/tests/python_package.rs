@@ -47,15 +47,18 @@ async fn package_venv() -> &'static Path {
         // then again by the next cargo test.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
-            if [
-                "CARGO_MANIFEST_",
-                "CARGO_PKG_",
-                "CARGO_CRATE_",
-                "CARGO_PRIMARY_",
-            ]
-            .iter()
-            .any(|prefix| name.starts_with(prefix))
-            {
+            let set_by_cargo = name == "OUT_DIR"
+                || [
+                    "CARGO_MANIFEST_",
+                    "CARGO_PKG_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                    "CARGO_PRIMARY_",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            if set_by_cargo {
                 pip.env_remove(&*name);
             }
         }
