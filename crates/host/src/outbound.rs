@@ -156,7 +156,9 @@ impl Outbound {
 /// `authority` without any `user:password@` part, for log lines: a
 /// component other than this project's may put credentials there.
 fn without_userinfo(authority: &str) -> &str {
-    authority.rsplit_once('@').map_or(authority, |(_, host)| host)
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
 /// `authority` with the scheme's default port added when it has none.
