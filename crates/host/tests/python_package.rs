@@ -62,8 +62,10 @@ async fn package_venv() -> &'static Path {
                 pip.env_remove(&*name);
             }
         }
+        let kept = KeptFiles::keep();
         let started = Instant::now();
         run(&mut pip, 3000).await;
+        kept.restore();
         println!(
             "pip install ./crates/python (dev profile) took {:.1} s",
             started.elapsed().as_secs_f64()
@@ -71,6 +73,51 @@ async fn package_venv() -> &'static Path {
         venv
     })
     .await
+}
+
+/// The component crate's build outputs in `target/debug/deps` whose names
+/// carry no hash (it is a `cdylib` as well as an `rlib`, so cargo leaves the
+/// hash out): the wheel's build, whose dependency features differ from the
+/// test command's, overwrites them, and the test command's later steps (the
+/// doctests) would then find an `est_ca_handler` they were not built
+/// against. They are put back, times included, after the wheel's build.
+struct KeptFiles(Vec<(PathBuf, Vec<u8>, std::time::SystemTime)>);
+
+impl KeptFiles {
+    const NAMES: &[&str] = &[
+        "libest_ca_handler.rlib",
+        "libest_ca_handler.so",
+        "est_ca_handler.d",
+    ];
+
+    fn keep() -> Self {
+        let deps = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .unwrap()
+            .join("debug/deps");
+        Self(
+            Self::NAMES
+                .iter()
+                .filter_map(|name| {
+                    let path = deps.join(name);
+                    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+                    Some((path.clone(), std::fs::read(&path).ok()?, modified))
+                })
+                .collect(),
+        )
+    }
+
+    fn restore(self) {
+        for (path, bytes, modified) in self.0 {
+            std::fs::write(&path, bytes).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
+    }
 }
 
 /// A local EST server and its root certificate, in a file.
