@@ -508,7 +508,7 @@ mod tests {
             .await;
         assert!(matches!(refused, Err(HttpError::HttpRequestDenied)));
         let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        assert!(logged.contains("https://other.test:443"), "{logged}");
+        assert!(logged.contains("to https://other.test"), "{logged}");
         assert!(!logged.contains("s3cr3t-pw"), "{logged}");
     }
 

@@ -215,6 +215,8 @@ impl Failure {
                 let hint = match limit {
                     HostLimit::Busy { .. } => None,
                     HostLimit::Timeout { .. } => Some("see request_timeout".to_owned()),
+                    // Only `serve` reads request bodies; a handler call has none.
+                    HostLimit::BodyTimeout { .. } => None,
                 };
                 (
                     LimitExceeded::type_object(py),
