@@ -83,6 +83,12 @@ struct Args {
     /// host comparison, the cold starts and the acme2certifier stack).
     #[arg(long)]
     skip_serve: bool,
+    /// Quick mode: only the acme2certifier stack (and the component's and
+    /// the native floor's latency rows, which its targets need); with
+    /// `--markdown`, rewrite only the stack's section and its rows of the
+    /// targets table in that file.
+    #[arg(long, conflicts_with_all = ["skip_python", "skip_serve", "only"])]
+    only_a2c: bool,
     /// A/B mode: enroll `--samples` times through the component (or
     /// `--component`) and through this other `.wasm`, taking turns, and print
     /// both medians and their ratio.
@@ -284,6 +290,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         component_once().await?;
         native_once().await?;
     }
+    let quick = args.only_a2c;
     if let Some(only) = args.only {
         let mut took = Vec::new();
         let begin = Instant::now();
@@ -316,7 +323,8 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     // a fifth to a third as much).
     let (mut bare, mut fixed) = (Vec::new(), Vec::new());
     let (mut one_c, mut one_n) = (Vec::new(), Vec::new());
-    for _ in 0..args.samples {
+    let breakdown = if quick { 0 } else { args.samples };
+    for _ in 0..breakdown {
         native_once().await?;
         let start = Instant::now();
         host.instantiate(&settings).await?;
@@ -347,6 +355,12 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     } else {
         python_setup(&dir, &pairs, &csr)
     };
+    // The in-process package, from the checkout, for the stack.
+    let package = match &python_env {
+        Ok(env) if !args.skip_serve => install_package(&env.python),
+        Ok(_) => Err("skipped (--skip-serve)".to_owned()),
+        Err(why) => Err(why.clone()),
+    };
 
     // Latency at concurrency 1, the contenders interleaved one by one.
     let (mut component_lat, mut native_lat) = (Vec::new(), Vec::new());
@@ -361,7 +375,8 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
 
     // Throughput at concurrency 1, 8 and 64, alternating contenders per round.
     let mut throughput = Vec::new();
-    for concurrency in [1usize, 8, 64] {
+    let levels: &[usize] = if quick { &[] } else { &[1, 8, 64] };
+    for &concurrency in levels {
         let (mut c_best, mut n_best) = (0.0f64, 0.0f64);
         for _ in 0..2 {
             c_best = c_best.max(burst(concurrency, args.burst, component_once.clone()).await?);
@@ -371,6 +386,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     }
 
     let python = match &python_env {
+        Ok(_) if quick => Err("skipped (--only-a2c)".to_owned()),
         Ok(env) => python_run(env, args.samples, 1)
             .and_then(|one| Ok((one, python_run(env, args.burst, 8)?))),
         Err(e) => Err(e.clone()),
@@ -386,12 +402,14 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         }
     };
     let cold = match &ca_handler {
+        Ok(_) if quick => Err("skipped (--only-a2c)".to_owned()),
         Ok(bin) => est_bench::hosts::cold_start(bin, args.cold_runs)
             .await
             .map_err(|e| format!("{e:#}")),
         Err(why) => Err(why.clone()),
     };
     let hosts = match (&ca_handler, est_bench::hosts::wasmtime_cli()) {
+        (Ok(_), _) if quick => Err("skipped (--only-a2c)".to_owned()),
         (Ok(bin), Ok(wasmtime)) => est_bench::hosts::compare(
             bin,
             &wasmtime,
@@ -403,8 +421,8 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         (Err(why), _) => Err(why.clone()),
         (_, Err(why)) => Err(why),
     };
-    let stack = match (&ca_handler, &python_env) {
-        (Ok(bin), Ok(env)) => {
+    let stack = match (&ca_handler, &python_env, &package) {
+        (Ok(bin), Ok(env), Ok(_)) => {
             let token = format!("stack-{}", std::process::id());
             match est_bench::hosts::serve_process(
                 bin,
@@ -422,15 +440,25 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
                     &serve.base,
                     &token,
                     &env.csr,
-                    args.samples,
+                    sections::StackRun {
+                        samples: args.samples,
+                        burst: args.burst,
+                        threads: 8,
+                        rounds: 2,
+                    },
                 )
                 .map_err(|e| format!("{e:#}; serve's log:\n{}", serve.log_tail())),
                 Err(e) => Err(format!("{e:#}")),
             }
         }
-        (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+        (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => Err(why.clone()),
     };
     let sections = sections::Sections { cold, hosts, stack };
+    if quick {
+        let result = only_a2c(&args, &sections, component_lat, native_lat);
+        server.shutdown().await;
+        return result;
+    }
 
     let compile_ms = stats(compile).median;
     let inst = stats(instantiate);
@@ -564,6 +592,82 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     }
     server.shutdown().await;
     Ok(())
+}
+
+/// `--only-a2c`: prints the acme2certifier stack, its targets and the
+/// component's median they compare with; with `--markdown`, replaces
+/// them in that file.
+fn only_a2c(
+    args: &Args,
+    sections: &sections::Sections,
+    component_lat: Vec<Duration>,
+    native_lat: Vec<Duration>,
+) -> Result<()> {
+    let (c, n) = (stats(component_lat), stats(native_lat));
+    let main = sections::Main {
+        component_ms: c.median,
+        floor_ms: n.median,
+        wasm_size: 0,
+        wasmtime_flavour_size: None,
+    };
+    let rows = sections.stack_targets(&main);
+    let section = format!(
+        "{}\n\n- written by `cargo run --release -p est-bench -- --only-a2c --markdown BENCHMARKS.md` ({} and {} enrollments), whose own latency loop gave the host's enrollment (the component row) {:.2} ms at the median (native floor {:.2} ms)",
+        sections.stack_section(),
+        args.samples,
+        args.burst,
+        c.median,
+        n.median
+    );
+    println!(
+        "component (wasm in the host) median {:.2} ms, p99 {:.2} ms; native floor median {:.2} ms\n",
+        c.median, c.p99, n.median
+    );
+    println!("| target | goal | measured | result |\n| --- | --- | --- | --- |");
+    for row in &rows {
+        println!("{row}");
+    }
+    println!("\n{section}");
+    if let Err(why) = &sections.stack {
+        bail!("the acme2certifier stack was not measured: {why}");
+    }
+    if let Some(path) = &args.markdown {
+        let old = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "--only-a2c updates {}: a full run writes it first",
+                path.display()
+            )
+        })?;
+        std::fs::write(path, replace_stack(&old, &section, &rows)?)?;
+    }
+    Ok(())
+}
+
+/// `old` (a `--markdown` file) with `section` in place of the stack's
+/// section and `rows` in place of the stack's rows of the targets table.
+fn replace_stack(old: &str, section: &str, rows: &[String]) -> Result<String> {
+    let at = old
+        .find(sections::STACK_HEADING)
+        .context("the file has no acme2certifier stack section")?;
+    let after = &old[at..];
+    let text = match after[1..].find("\n## ") {
+        Some(end) => format!("{}{section}\n\n{}", &old[..at], &after[end + 2..]),
+        None => format!("{}{section}\n", &old[..at]),
+    };
+    let mut lines: Vec<&str> = text.lines().collect();
+    let targets = lines
+        .iter()
+        .position(|l| *l == "## Targets")
+        .context("the file has no targets table")?;
+    let start = (targets..lines.len())
+        .find(|&i| lines[i].starts_with('|'))
+        .context("the targets table is empty")?;
+    lines.retain(|l| !l.starts_with("| acme2certifier:"));
+    let end = (start..lines.len())
+        .find(|&i| !lines[i].starts_with('|'))
+        .unwrap_or(lines.len());
+    lines.splice(end..end, rows.iter().map(String::as_str));
+    Ok(lines.join("\n") + "\n")
 }
 
 /// The engine configuration of the benchmark's hosts.
@@ -720,6 +824,43 @@ where
         worker.await??;
     }
     Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// `pip install ./crates/python` (the release wheel) into the
+/// virtualenv of `python`; prints how long it took.
+fn install_package(python: &Path) -> Result<Duration, String> {
+    let package = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../python");
+    let mut pip = Command::new(python);
+    pip.args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(["--force-reinstall", "--no-deps"])
+        .arg(&package);
+    // What cargo set for this benchmark is not the wheel's build's: build
+    // scripts that watch these variables would be rerun.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        {
+            pip.env_remove(&*name);
+        }
+    }
+    let start = Instant::now();
+    let status = pip.status().map_err(|e| format!("pip: {e}"))?;
+    if !status.success() {
+        return Err("pip install ./crates/python failed".into());
+    }
+    let took = start.elapsed();
+    println!(
+        "pip install ./crates/python (release wheel) took {:.1} s",
+        took.as_secs_f64()
+    );
+    Ok(took)
 }
 
 struct PythonEnv {
