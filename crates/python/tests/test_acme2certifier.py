@@ -99,13 +99,15 @@ def test_settings_are_the_handlers_keys_and_the_proxy_list(tmp_path, monkeypatch
         tmp_path,
         monkeypatch,
         text,
-        default='proxy_server_list: {"proxy.example:3128": ["*.example"]}\nest_names_check: off\n',
+        default='proxy_server_list: {"corp.example$": "http://proxy.example:3128"}\nest_names_check: off\n',
     )
     config = load_config(logging.getLogger("test"), "CAhandler")
     settings = settings_from_config(config, "CAhandler")
     assert settings == dict(
         basic,
-        proxy_server_list='{"proxy.example:3128": ["*.example"]}',
+        # acme2certifier's shape, host pattern -> proxy; the EST server
+        # (localhost) matches no pattern, so the enrollment below goes direct.
+        proxy_server_list='{"corp.example$": "http://proxy.example:3128"}',
         # configparser shows [DEFAULT]'s keys in every section, as
         # acme2certifier's own handlers see them.
         est_names_check="off",
