@@ -18,6 +18,7 @@ use est_ca_host::{Certificate, Enrollment, Host, PollResult, Settings};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// An issued certificate.
@@ -99,13 +100,14 @@ pub struct Handler {
 }
 
 impl Handler {
-    /// Runs `call` on the process's runtime with the GIL released, and
-    /// waits for it.
+    /// Runs `call` with the GIL released, on the calling thread within the
+    /// process's runtime (as a Rust caller of the host would: no hand-over
+    /// to a worker thread and back), and waits for it.
     fn run<T, F, Fut>(&self, py: Python<'_>, call: F) -> Result<T, Failure>
     where
-        T: Send + 'static,
+        T: Send,
         F: FnOnce(Host, Arc<Settings>) -> Fut + Send,
-        Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+        Fut: Future<Output = anyhow::Result<T>>,
     {
         let pairs = &self.pairs;
         py.detach(move || {
@@ -113,10 +115,11 @@ impl Handler {
             let settings = process
                 .settings(pairs)
                 .map_err(|e| Failure::Config(format!("{e:#}")))?;
-            let task = process.runtime.spawn(call(process.host.clone(), settings));
-            match process.runtime.block_on(task) {
+            let call = call(process.host.clone(), settings);
+            // A panic in the host is this call's failure, not the caller's.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| process.runtime.block_on(call))) {
                 Ok(result) => result.map_err(Failure::of_host),
-                Err(join) => Err(Failure::Host(format!("the call failed: {join}"))),
+                Err(_) => Err(Failure::Host("the call failed: the host panicked".into())),
             }
         })
     }

@@ -38,7 +38,8 @@ const FILE_KEYS: &[&str] = &["est_client_cert", "est_client_key", "ca_bundle"];
 pub struct Process {
     /// The process that built this state.
     pid: u32,
-    /// Runs every call; Python threads block on it with the GIL released.
+    /// Drives every call: a Python thread runs its call within it
+    /// (`block_on`), with the GIL released.
     pub runtime: tokio::runtime::Runtime,
     /// The compiled, pre-instantiated component, with the host's limits.
     pub host: Host,
