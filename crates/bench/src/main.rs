@@ -4,6 +4,7 @@
 //! TLS) on 127.0.0.1.
 
 mod native;
+mod overhead;
 mod sections;
 mod sizes;
 
@@ -160,6 +161,10 @@ struct Stats {
     median: f64,
     p99: f64,
 }
+
+/// Blocks of the host's own enrollments and of the Python worker's that
+/// take turns in the in-process module's overhead figure.
+const OVERHEAD_BLOCKS: usize = 5;
 
 fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
@@ -453,7 +458,29 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
         }
         (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => Err(why.clone()),
     };
-    let sections = sections::Sections { cold, hosts, stack };
+    // What the in-process module adds to the host's own enrollment, in
+    // alternating blocks (the stack above interleaves other handlers).
+    let overhead = match (&python_env, &package) {
+        (Ok(env), Ok(_)) => overhead::measure(
+            &env.python,
+            &dir,
+            &env.config,
+            &env.csr,
+            OVERHEAD_BLOCKS,
+            args.samples.div_ceil(OVERHEAD_BLOCKS),
+            component_once.clone(),
+        )
+        .await
+        .map_err(|e| format!("{e:#}")),
+        (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+    };
+    let sections = sections::Sections {
+        cold,
+        hosts,
+        stack,
+        overhead,
+        install: package.as_ref().ok().copied(),
+    };
     if quick {
         let result = only_a2c(&args, &sections, component_lat, native_lat);
         server.shutdown().await;
@@ -604,13 +631,7 @@ fn only_a2c(
     native_lat: Vec<Duration>,
 ) -> Result<()> {
     let (c, n) = (stats(component_lat), stats(native_lat));
-    let main = sections::Main {
-        component_ms: c.median,
-        floor_ms: n.median,
-        wasm_size: 0,
-        wasmtime_flavour_size: None,
-    };
-    let rows = sections.stack_targets(&main);
+    let rows = sections.stack_targets();
     let section = format!(
         "{}\n\n- written by `cargo run --release -p est-bench -- --only-a2c --markdown BENCHMARKS.md` ({} and {} enrollments), whose own latency loop gave the host's enrollment (the component row) {:.2} ms at the median (native floor {:.2} ms)",
         sections.stack_section(),
