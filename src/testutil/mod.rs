@@ -1,9 +1,8 @@
 //! Fixtures for the native tests: a real test CA (rcgen), CSRs and
-//! certs-only messages in any certificate order (here), settings from a map
-//! ([`settings`]), and the one scripted EST server ([`est_server`]).
+//! certs-only messages in any certificate order (here), and the one
+//! scripted EST server ([`est_server`]).
 
 pub mod est_server;
-pub mod settings;
 
 pub use est_server::{
     ScriptedTransport, enroll_answers, enrolled_csr, est_server, is_enroll, issuing, issuing_with,
@@ -13,7 +12,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, CertifiedIssuer, DnType,
     IsCa, KeyPair,
 };
-pub use settings::MapSettings;
 
 /// A root and an intermediate CA that sign CSRs.
 pub struct TestCa {
