@@ -7,9 +7,9 @@
 //!
 //! Used as a dev-dependency by est-ca-handler's unit tests and by the
 //! host's tests, and by the fuzz checks (`est-fuzz-checks`, without
-//! `ca`). Nothing here checks the code under test: the helpers encode
-//! with their own code (the `base64` crate, hand-built DER, rcgen), not
-//! with the handler's.
+//! `ca`). The helpers that make test input encode it with their own code
+//! (the `base64` crate, hand-built DER, rcgen, p12-keystore), not with the
+//! handler's, so that a bug in the handler's encoders cannot hide itself.
 //!
 //! # The scripted EST server in est-ca-handler's unit tests
 //!
