@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the hand-made seed inputs of every fuzz target into
 fuzz/seeds/<target>/, from tests/data (the project's copy of the shared
-vectors) and the fixtures in src/fuzzing/fixtures. The input layouts are
-documented on each target in src/fuzzing/. The committed corpora
-(fuzz/corpus/<target>/) started from these seeds and were then fuzzed and
+vectors) and the fixtures in crates/fuzz-checks/fixtures. The input
+layouts are documented on each target in crates/fuzz-checks/src/. The
+committed corpora (fuzz/corpus/<target>/) started from these seeds and were then fuzzed and
 minimised (see FUZZING.md).
 """
 
@@ -17,7 +17,7 @@ import struct
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 A2C = DATA / "acme2certifier"
-FIX = ROOT / "src" / "fuzzing" / "fixtures"
+FIX = ROOT / "crates" / "fuzz-checks" / "fixtures"
 OUT = ROOT / "fuzz" / "seeds"
 DELIM = b"\n--\n"
 

@@ -34,9 +34,6 @@ pub mod config;
 pub mod encoding;
 pub mod error;
 pub mod est;
-#[cfg(any(test, feature = "fuzzing"))]
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod handler;
 pub mod text;
 pub mod transport;

@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| est_ca_handler::fuzzing::est_answer(data));
+fuzz_target!(|data: &[u8]| est_fuzz_checks::est_answer(data));

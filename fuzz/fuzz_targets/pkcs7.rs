@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| est_ca_handler::fuzzing::pkcs7(data));
+fuzz_target!(|data: &[u8]| est_fuzz_checks::pkcs7(data));

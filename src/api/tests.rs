@@ -1,10 +1,10 @@
 //! The HTTP API over a scripted EST server: routes, token, bodies, problem documents.
 
 use super::*;
+use crate::config::MapSource;
 use crate::error::TransportCause;
 use crate::testutil::{
-    MapSettings, ScriptedTransport, TestCa, b64url, est_server, issuing, make_csr, pkcs7_answer,
-    response,
+    ScriptedTransport, TestCa, b64url, est_server, issuing, make_csr, pkcs7_answer, response,
 };
 use crate::transport::TransportError;
 use serde_json::Value;
@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 const TOKEN: &str = "api-Token-123";
 
-fn settings(extra: &[(&str, &str)]) -> MapSettings {
+fn settings(extra: &[(&str, &str)]) -> MapSource {
     let mut pairs = vec![
         ("est_host", "https://est.test"),
         ("est_user", "u"),
@@ -21,7 +21,7 @@ fn settings(extra: &[(&str, &str)]) -> MapSettings {
     ];
     pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     pairs.extend(extra.iter().filter(|(_, v)| !v.is_empty()));
-    MapSettings::with(&pairs)
+    MapSource::new(pairs)
 }
 
 struct Call<'a> {
@@ -55,7 +55,7 @@ fn get(path: &str) -> Call<'_> {
     }
 }
 
-fn call(c: &Call<'_>, settings: &MapSettings, transport: &ScriptedTransport) -> ApiResponse {
+fn call(c: &Call<'_>, settings: &MapSource, transport: &ScriptedTransport) -> ApiResponse {
     let config = Config::load(settings);
     let request = ApiRequest {
         method: c.method,
@@ -225,7 +225,7 @@ fn the_token_is_required_unless_explicitly_turned_off() {
     );
     // The token may come from an environment variable.
     let from_env = settings(&[("api_token", ""), ("api_token_variable", "API_TOKEN_ENV")])
-        .env("API_TOKEN_ENV", TOKEN);
+        .with_env("API_TOKEN_ENV", TOKEN);
     assert_eq!(
         call(&post("/enroll", csr.clone()), &from_env, &transport).status,
         200

@@ -2,7 +2,7 @@
 //! names ([`keys`]).
 //!
 //! Values come from a [`SettingsSource`] (the host's `wasi:config/store` in
-//! the component; a map in tests). A `*_variable` key names an environment
+//! the component; a [`MapSource`] in tools and tests). A `*_variable` key names an environment
 //! variable that holds the value; the directly configured key wins over it.
 //! An empty value counts as unset, so hosts can declare optional keys with
 //! an empty default. [`Config::load`] reads each section ([`url`],
@@ -22,7 +22,7 @@ pub use api::ApiAccess;
 pub use auth::{Auth, CaBundle, ClientKey};
 pub use options::{DEFAULT_REQUEST_TIMEOUT_SECS, MAX_REQUEST_TIMEOUT_SECS, NamesCheck, parse_bool};
 pub use secret::Secret;
-pub use source::SettingsSource;
+pub use source::{MapSource, SettingsSource};
 pub use url::{EstUrl, Scheme};
 
 use crate::error::HandlerError;

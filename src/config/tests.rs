@@ -1,12 +1,11 @@
 //! Configuration loading: every message, precedence, and secrecy.
 
 use super::*;
-use crate::testutil::MapSettings;
 
 const HOST: (&str, &str) = ("est_host", "https://est.example:8443");
 
 fn load(pairs: &[(&str, &str)]) -> Result<Config, HandlerError> {
-    Config::load(&MapSettings::with(pairs))
+    Config::load(&MapSource::new(pairs.iter().copied()))
 }
 
 fn problems(pairs: &[(&str, &str)]) -> String {
@@ -58,12 +57,12 @@ fn client_auth_with_pem_key_or_pkcs12() {
         }
     );
     assert_eq!(pem.ca_bundle, CaBundle::File("/ca.pem".into()));
-    let settings = MapSettings::with(&[
+    let settings = MapSource::new([
         HOST,
         ("est_client_cert", "/c.p12"),
         ("cert_passphrase_variable", "P12_PASS"),
     ])
-    .env("P12_PASS", "pw");
+    .with_env("P12_PASS", "pw");
     let p12 = Config::load(&settings).unwrap();
     assert_eq!(
         p12.auth,
@@ -78,7 +77,7 @@ fn client_auth_with_pem_key_or_pkcs12() {
 
 #[test]
 fn direct_values_win_over_variables() {
-    let settings = MapSettings::with(&[
+    let settings = MapSource::new([
         ("est_host", "https://direct.example"),
         ("est_host_variable", "H"),
         ("est_user", "direct-user"),
@@ -86,9 +85,9 @@ fn direct_values_win_over_variables() {
         ("est_password", "direct-pw"),
         ("est_password_variable", "P"),
     ])
-    .env("H", "https://env.example")
-    .env("U", "env-user")
-    .env("P", "env-pw");
+    .with_env("H", "https://env.example")
+    .with_env("U", "env-user")
+    .with_env("P", "env-pw");
     let config = Config::load(&settings).unwrap();
     assert_eq!(config.url.authority, "direct.example");
     assert_eq!(
@@ -102,15 +101,15 @@ fn direct_values_win_over_variables() {
 
 #[test]
 fn variables_fill_in_missing_values() {
-    let settings = MapSettings::with(&[
+    let settings = MapSource::new([
         ("est_host_variable", "H"),
         ("est_user_variable", "U"),
         ("est_password_variable", "P"),
         ("est_user", ""), // empty counts as unset
     ])
-    .env("H", "https://env.example/ca")
-    .env("U", "env-user")
-    .env("P", "env-pw");
+    .with_env("H", "https://env.example/ca")
+    .with_env("U", "env-user")
+    .with_env("P", "env-pw");
     let config = Config::load(&settings).unwrap();
     assert_eq!(config.url.authority, "env.example");
     assert_eq!(config.url.base_path, "/ca/.well-known/est");
@@ -354,11 +353,17 @@ fn names_check_values() {
 
 #[test]
 fn store_failures_are_config_errors() {
-    let settings = MapSettings {
-        fail: Some("vault sealed".into()),
-        ..MapSettings::default()
-    };
-    match Config::load(&settings) {
+    /// A store that cannot be read.
+    struct Sealed;
+    impl SettingsSource for Sealed {
+        fn get(&self, _: &str) -> Result<Option<String>, String> {
+            Err("vault sealed".into())
+        }
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+    match Config::load(&Sealed) {
         Err(HandlerError::Config(text)) => assert!(text.contains("vault sealed"), "{text}"),
         other => panic!("{other:?}"),
     }
@@ -375,7 +380,7 @@ fn secrets_never_show_in_debug_output() {
     let shown = format!("{config:?}");
     assert!(!shown.contains("hunter2-secret"), "{shown}");
     assert!(shown.contains("alice"));
-    let settings = MapSettings::with(&[
+    let settings = MapSource::new([
         HOST,
         ("est_client_cert", "/c.p12"),
         ("cert_passphrase", "p12-secret"),
@@ -408,17 +413,17 @@ fn credentials_in_est_host_are_refused_and_never_shown() {
             format!("https://user:{password}@est example"),
         ] {
             for settings in [
-                MapSettings::with(&[
+                MapSource::new([
                     ("est_host", host.as_str()),
                     ("est_user", "u"),
                     ("est_password", "p"),
                 ]),
-                MapSettings::with(&[
+                MapSource::new([
                     ("est_host_variable", "H"),
                     ("est_user", "u"),
                     ("est_password", "p"),
                 ])
-                .env("H", &host),
+                .with_env("H", &host),
             ] {
                 let text = match Config::load(&settings) {
                     Err(HandlerError::Config(text)) => text,
@@ -538,17 +543,69 @@ fn the_secrets_to_take_out_are_those_configured() {
         config.redactions.apply(text),
         "[redacted] [redacted]= [redacted] alice"
     );
-    let settings = MapSettings::with(&[
+    let settings = MapSource::new([
         HOST,
         ("est_client_cert", "/c.p12"),
         ("cert_passphrase_variable", "P"),
         ("api_token_variable", "T"),
     ])
-    .env("P", "p12-secret")
-    .env("T", "env-token");
+    .with_env("P", "p12-secret")
+    .with_env("T", "env-token");
     let config = Config::load(&settings).unwrap();
     assert_eq!(
         config.redactions.apply("p12-secret env-token"),
         "[redacted] [redacted]"
+    );
+}
+
+#[test]
+fn a_map_source_reads_keys_in_any_case_and_only_its_own_environment() {
+    let settings = MapSource::new([
+        ("EST_HOST", "https://first.example"),
+        ("Est_Host", "https://est.example:8443/ca"),
+        ("est_user", "alice"),
+        ("est_password_variable", "PW"),
+    ])
+    .with_env("PW", "hunter2-secret");
+    assert_eq!(
+        settings.value("est_host"),
+        Some("https://est.example:8443/ca")
+    );
+    assert_eq!(settings.get("EST_USER"), Ok(Some("alice".into())));
+    assert_eq!(settings.get("est_label"), Ok(None));
+    assert_eq!(settings.env("PW"), Some("hunter2-secret".into()));
+    assert_eq!(settings.env("pw"), None, "variable names are exact");
+    // PATH is set in every test process; a map source never reads it.
+    assert_eq!(settings.env("PATH"), None);
+    let config = Config::load(&settings).unwrap();
+    assert_eq!(config.url.authority, "est.example:8443");
+    assert_eq!(
+        config.auth,
+        Auth::Basic {
+            user: "alice".into(),
+            password: Secret::new("hunter2-secret".into())
+        }
+    );
+
+    let mut edited = settings.clone().with("api_token", "tok");
+    edited.unset("EST_USER");
+    edited.set_env("PW", "other");
+    assert_eq!(edited.value("API_TOKEN"), Some("tok"));
+    assert_eq!(edited.value("est_user"), None);
+    assert_eq!(edited.env("PW"), Some("other".into()));
+}
+
+#[test]
+fn a_map_source_shows_keys_but_never_values() {
+    let settings = MapSource::new([("est_password", "hunter2-secret")])
+        .with_env("API_TOKEN_ENV", "token-secret");
+    let shown = format!("{settings:?}");
+    assert!(
+        shown.contains("est_password") && shown.contains("API_TOKEN_ENV"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("token-secret"),
+        "{shown}"
     );
 }

@@ -214,7 +214,7 @@ impl FixedTag for CertificateSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{TestCa, b64, certs_only};
+    use crate::testutil::{TestCa, b64, certs_only, tlv};
     use der::Encode;
 
     const DER: &[u8] = include_bytes!("../../tests/data/acme2certifier/certs_der.p7b");
@@ -349,18 +349,6 @@ mod tests {
             decode_certs_only(&certs_only(&[])),
             Err(Pkcs7Error::NoCertificates)
         );
-    }
-
-    /// A DER TLV with `tag` around `content`.
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        match content.len() {
-            n if n < 0x80 => out.push(n as u8),
-            n if n < 0x100 => out.extend_from_slice(&[0x81, n as u8]),
-            n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
-        }
-        out.extend_from_slice(content);
-        out
     }
 
     /// A ContentInfo around a SignedData made of `fields`.

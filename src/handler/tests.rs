@@ -2,10 +2,10 @@
 //! ca-certs, revoke and trigger send and return.
 
 use super::*;
-use crate::config::keys;
+use crate::config::{MapSource, keys};
 use crate::testutil::{
-    MapSettings, ScriptedTransport, TestCa, b64, b64url, enroll_answers, enrolled_csr, is_enroll,
-    issuing, issuing_with, make_csr, make_csr_with, pkcs7_answer, response,
+    ScriptedTransport, TestCa, b64, b64url, enroll_answers, enrolled_csr, is_enroll, issuing,
+    issuing_with, make_csr, make_csr_with, pkcs7_answer, response,
 };
 use crate::transport::{Method, Request, Response, TransportError};
 use der::Decode;
@@ -19,7 +19,7 @@ fn config_with(extra: &[(&str, &str)]) -> Config {
         (keys::EST_PASSWORD, "estpwd-secret"),
     ];
     pairs.extend_from_slice(extra);
-    Config::load(&MapSettings::with(&pairs)).unwrap()
+    Config::load(&MapSource::new(pairs)).unwrap()
 }
 
 fn basic_config() -> Config {
@@ -200,7 +200,7 @@ fn both_requests_go_out_together_and_follow_rfc_7030() {
 
 #[test]
 fn client_certificate_mode_sends_no_basic_credentials_and_labels_the_path() {
-    let config = Config::load(&MapSettings::with(&[
+    let config = Config::load(&MapSource::new([
         (keys::EST_HOST, "https://est.test"),
         (keys::EST_LABEL, "tenant1"),
         (keys::EST_CLIENT_CERT, "/client.pem"),
@@ -617,7 +617,7 @@ fn the_cas_echo_of_the_credentials_never_reaches_an_error() {
 
 #[test]
 fn every_secret_of_the_configuration_is_taken_out_of_the_cas_words() {
-    let config = Config::load(&MapSettings::with(&[
+    let config = Config::load(&MapSource::new([
         (keys::EST_HOST, "https://est.test"),
         (keys::EST_CLIENT_CERT, "/client.p12"),
         (keys::CERT_PASSPHRASE, "p12-Pass-phrase"),

@@ -11,12 +11,11 @@ mod sizes;
 use anyhow::{Context, Result, bail};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use clap::Parser;
-use est_ca_handler::config::Config;
+use est_ca_handler::config::{Config, MapSource};
 use est_ca_handler::handler;
 use est_ca_host::{Host, Settings};
 use est_server::{EstServer, KeyType, ServerConfig};
 use native::NativeTransport;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -130,17 +129,6 @@ fn pairs(server: &EstServer, anchor: &Path) -> Vec<(String, String)> {
     ]
 }
 
-struct MapSettings(BTreeMap<String, String>);
-
-impl est_ca_handler::config::SettingsSource for MapSettings {
-    fn get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok(self.0.get(key).cloned())
-    }
-    fn env(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(path) = &args.sizes {
@@ -191,8 +179,7 @@ async fn run(args: Args, runtime: tokio::runtime::Handle) -> Result<()> {
     let pairs = pairs(&server, &anchor);
     let settings = Arc::new(Settings::from_pairs(pairs.clone())?);
     let config = Arc::new(
-        Config::load(&MapSettings(pairs.iter().cloned().collect()))
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        Config::load(&MapSource::new(pairs.iter().cloned())).map_err(|e| anyhow::anyhow!("{e}"))?,
     );
     let native = Arc::new(NativeTransport::new(&config, runtime.clone())?);
 

@@ -383,8 +383,8 @@ impl WasiHttpHooks for OutboundHooks {
 mod tests {
     use super::*;
     use crate::{HandlerError, Host, Settings, TransportCause};
-    use base64ct::{Base64UrlUnpadded, Encoding};
     use est_server::{EstServer, ServerConfig};
+    use est_test_kit::{b64url, make_csr};
     use std::path::Path;
 
     async fn settings_for(server: &EstServer, dir: &Path) -> Settings {
@@ -409,12 +409,7 @@ mod tests {
         let mut settings = settings_for(&asked, &dir).await;
         settings.outbound = settings_for(&allowed, &dir).await.outbound;
 
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec!["sandbox.test".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "sandbox.test");
-        let csr = Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der());
+        let csr = b64url(&make_csr("sandbox.test"));
         let result = Host::embedded()
             .unwrap()
             .enroll(&settings, &csr)
@@ -624,12 +619,7 @@ mod tests {
             ("ca_bundle", "False".to_owned()),
         ])
         .unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec!["reset.test".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "reset.test");
-        let csr = Base64UrlUnpadded::encode_string(params.serialize_request(&key).unwrap().der());
+        let csr = b64url(&make_csr("reset.test"));
         let result = Host::embedded()
             .unwrap()
             .enroll(&settings, &csr)

@@ -241,26 +241,13 @@ impl ChainVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     /// A handler configuration from `pairs`.
     fn config(pairs: &[(&str, &str)]) -> Config {
-        struct Pairs(BTreeMap<String, String>);
-        impl est_ca_handler::config::SettingsSource for Pairs {
-            fn get(&self, key: &str) -> Result<Option<String>, String> {
-                Ok(self.0.get(key).cloned())
-            }
-            fn env(&self, _: &str) -> Option<String> {
-                None
-            }
-        }
-        let pairs = Pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
-        Config::load(&pairs).unwrap()
+        Config::load(&est_ca_handler::config::MapSource::new(
+            pairs.iter().copied(),
+        ))
+        .unwrap()
     }
 
     fn scratch(name: &str, contents: &[u8]) -> std::path::PathBuf {

@@ -10,6 +10,7 @@ use est_ca_host::{
 use est_server::{
     AuthMode, BodyFault, Ca, CacertsOrder, EnrollFault, EstServer, Faults, KeyType, ServerConfig,
 };
+use est_test_kit::pkcs12;
 use rcgen::{CertificateParams, DnType};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -271,28 +272,6 @@ async fn pem_client_certificate() {
             .all(|r| r.had_client_cert && !r.had_authorization)
     );
 }
-
-/// A PKCS#12 file holding a client identity, protected by `password`.
-fn pkcs12(cert_pem: &str, key_pem: &str, password: &str) -> Vec<u8> {
-    use p12_keystore::{
-        Certificate as P12Cert, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain,
-    };
-    let certs: Vec<P12Cert> = pem::certificates(cert_pem)
-        .unwrap()
-        .iter()
-        .map(|d| P12Cert::from_der(d).unwrap())
-        .collect();
-    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
-    let key = PrivateKey::from_der(key_der.secret_der()).unwrap();
-    let mut store = KeyStore::new();
-    store.add_entry(
-        "client",
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(b"e2e-key-id".to_vec(), key, certs)),
-    );
-    store.writer(password).write().unwrap()
-}
-
-use rustls::pki_types::pem::PemObject;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pkcs12_client_certificate_with_passphrase_variable() {

@@ -157,24 +157,8 @@ impl Est {
 /// A client identity the server `est` trusts, as PEM files and as a
 /// PKCS#12 file under [`P12_PASSPHRASE`]: (cert, key, p12).
 fn client_identity(est: &Est, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use p12_keystore::{
-        Certificate as P12Cert, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain,
-    };
-    use rustls::pki_types::pem::PemObject;
     let (cert_pem, key_pem) = est.server.client_identity("python-client").unwrap();
-    let certs: Vec<P12Cert> = est_ca_host::pem::certificates(&cert_pem)
-        .unwrap()
-        .iter()
-        .map(|d| P12Cert::from_der(d).unwrap())
-        .collect();
-    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
-    let key = PrivateKey::from_der(key_der.secret_der()).unwrap();
-    let mut store = KeyStore::new();
-    store.add_entry(
-        "client",
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(b"py-key-id".to_vec(), key, certs)),
-    );
-    let p12 = store.writer(P12_PASSPHRASE).write().unwrap();
+    let p12 = est_test_kit::pkcs12(&cert_pem, &key_pem, P12_PASSPHRASE);
     let paths = (
         dir.join("client.pem"),
         dir.join("client.key"),

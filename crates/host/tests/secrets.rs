@@ -16,6 +16,7 @@
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use est_server::{AuthMode, BodyFault, Ca, EstServer, Faults, KeyType, ServerConfig};
+use est_test_kit::pkcs12;
 use rustls::pki_types::pem::PemObject;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -163,26 +164,6 @@ fn client_cert_server() -> ServerConfig {
         auth: AuthMode::ClientCert,
         ..ServerConfig::default()
     }
-}
-
-/// A PKCS#12 file holding a client identity, protected by `password`.
-fn pkcs12(cert_pem: &str, key_pem: &str, password: &str) -> Vec<u8> {
-    use p12_keystore::{
-        Certificate as P12Cert, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain,
-    };
-    let certs: Vec<P12Cert> = est_ca_host::pem::certificates(cert_pem)
-        .unwrap()
-        .iter()
-        .map(|d| P12Cert::from_der(d).unwrap())
-        .collect();
-    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
-    let key = PrivateKey::from_der(key_der.secret_der()).unwrap();
-    let mut store = KeyStore::new();
-    store.add_entry(
-        "client",
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(b"secrets-key".to_vec(), key, certs)),
-    );
-    store.writer(password).write().unwrap()
 }
 
 /// Runs `ca-handler` with `args` and secrets in `env`: (exit code, stdout + stderr).

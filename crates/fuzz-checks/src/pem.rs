@@ -1,8 +1,8 @@
 //! The PEM and base64 decoders ([`decode_pem`], [`decode_base64`]).
 
-use super::assert_clean;
-use crate::encoding::{self, decode_base64, decode_pem};
-use crate::text::SafeText;
+use crate::assert_clean;
+use est_ca_handler::encoding::{self, decode_base64, decode_pem};
+use est_ca_handler::text::SafeText;
 
 /// Target `pem`: `data` is any text.
 ///

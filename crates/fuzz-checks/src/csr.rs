@@ -1,12 +1,12 @@
 //! The CSR reader ([`Csr::parse`]) and the names it extracts.
 
-use super::assert_clean;
-use crate::encoding;
-use crate::error::HandlerError;
-use crate::x509::csr::{Csr, MAX_CSR_TEXT};
-use crate::x509::names::{self, Names};
+use crate::assert_clean;
 use base64::Engine;
 use der::Decode;
+use est_ca_handler::encoding;
+use est_ca_handler::error::HandlerError;
+use est_ca_handler::x509::csr::{Csr, MAX_CSR_TEXT};
+use est_ca_handler::x509::names::{self, Names};
 use x509_cert::request::CertReq;
 
 /// The longest error text accepted, in characters.

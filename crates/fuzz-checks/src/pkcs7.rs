@@ -1,9 +1,9 @@
 //! The certs-only PKCS#7 reader ([`decode_certs_only`]), as the EST server's
 //! `/cacerts` and `/simpleenroll` answers reach it.
 
-use super::{answer_bytes, assert_certificates_from, assert_clean};
-use crate::encoding;
-use crate::est::pkcs7::{Pkcs7Error, ReceivedCertificate, decode_certs_only};
+use crate::{answer_bytes, assert_certificates_from, assert_clean};
+use est_ca_handler::encoding;
+use est_ca_handler::est::pkcs7::{Pkcs7Error, ReceivedCertificate, decode_certs_only};
 
 /// The longest error text accepted, in characters.
 const MAX_ERROR: usize = 512;

@@ -2,19 +2,19 @@
 //! an answer, or a transport failure, as the scripted transport delivers
 //! them for a `/cacerts` or `/simpleenroll` request.
 
-use super::fixtures::{CSR, EST_PASSWORD, Settings};
-use super::transport::{Scripted, ScriptedTransport};
-use super::{Input, answer_bytes, assert_certificates_from, assert_clean, assert_hidden};
-use crate::config::Config;
-use crate::error::HandlerError;
-use crate::est::answer::{
+use crate::fixtures::{CSR, EST_PASSWORD, Settings};
+use crate::script::{Scripted, est_server};
+use crate::{Input, answer_bytes, assert_certificates_from, assert_clean, assert_hidden};
+use est_ca_handler::config::Config;
+use est_ca_handler::error::HandlerError;
+use est_ca_handler::est::answer::{
     Answer, DEFAULT_RETRY_AFTER_SECS, MAX_RETRY_AFTER_SECS, MIN_RETRY_AFTER_SECS, interpret,
     retry_after,
 };
-use crate::est::pkcs7::decode_certs_only;
-use crate::est::{Endpoint, EstRequest, limits};
-use crate::transport::{Response, Transport, TransportError};
-use crate::x509::csr::Csr;
+use est_ca_handler::est::pkcs7::decode_certs_only;
+use est_ca_handler::est::{Endpoint, EstRequest, limits};
+use est_ca_handler::transport::{Response, Transport, TransportError};
+use est_ca_handler::x509::csr::Csr;
 
 /// The longest error text accepted, in characters.
 const MAX_ERROR: usize = 2048;
@@ -52,7 +52,7 @@ pub fn est_answer(data: &[u8]) {
     };
     let request = request.to_http(&config);
     assert_hidden("the EST request", &format!("{request:?}"), EST_PASSWORD);
-    let transport = ScriptedTransport::new(vec![scripted]);
+    let transport = est_server(vec![scripted]);
     let Some(outcome) = transport
         .send_all(vec![request], limits(&config))
         .into_iter()

@@ -1,16 +1,17 @@
 //! The HTTP API ([`api::handle`]): any method, path, query, headers and
 //! body, over the scripted EST server.
 
-use super::fixtures::{API_TOKEN, CSR, EST_PASSWORD, Settings};
-use super::transport::{Scripted, ScriptedTransport};
-use super::{Input, answer_bytes, assert_clean, find};
-use crate::api::{self, ApiRequest, ApiResponse, Route};
-use crate::config::{ApiAccess, Config, keys};
-use crate::encoding;
-use crate::est::answer::{MAX_RETRY_AFTER_SECS, MIN_RETRY_AFTER_SECS};
-use crate::transport::Response;
+use crate::fixtures::{API_TOKEN, CSR, EST_PASSWORD, Settings};
+use crate::script::{Scripted, est_server};
+use crate::{Input, answer_bytes, assert_clean, find};
 use base64::Engine;
 use der::Decode;
+use est_ca_handler::api::{self, ApiRequest, ApiResponse, Route};
+use est_ca_handler::config::{ApiAccess, Config, keys};
+use est_ca_handler::encoding;
+use est_ca_handler::est::answer::{MAX_RETRY_AFTER_SECS, MIN_RETRY_AFTER_SECS};
+use est_ca_handler::transport::Response;
+use est_test_kit::ScriptedTransport;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
@@ -117,7 +118,7 @@ pub fn api(data: &[u8]) {
         script.push(Scripted::parse(spec, payload));
     }
 
-    let transport = ScriptedTransport::new(script);
+    let transport = est_server(script);
     let config = Config::load(&settings);
     let request = ApiRequest {
         method: &method,
@@ -198,12 +199,10 @@ fn settings(b0: u8) -> Settings {
         2 => settings.set(keys::EST_NAMES_CHECK, "off"),
         _ => settings.set(keys::EST_NAMES_CHECK, "warn"),
     }
-    if b0 & 0x20 != 0 && settings.values.contains_key(keys::API_TOKEN) {
+    if b0 & 0x20 != 0 && settings.value(keys::API_TOKEN).is_some() {
         settings.unset(keys::API_TOKEN);
         settings.set(keys::API_TOKEN_VARIABLE, "FUZZ_API_TOKEN");
-        settings
-            .env
-            .insert("FUZZ_API_TOKEN".into(), API_TOKEN.into());
+        settings.source.set_env("FUZZ_API_TOKEN", API_TOKEN);
     }
     settings
 }

@@ -1,14 +1,18 @@
-//! Property checks for the fuzz targets in `fuzz/` (cargo-fuzz), one
-//! function a parser that takes outside input. Each function decodes its
-//! structured input from raw bytes itself, runs the code under test and
-//! panics when a property does not hold, so that a fuzzer reports the
-//! input; the unit tests here replay the committed corpora
-//! (`fuzz/corpus/<target>/`) through the same functions on stable Rust.
+//! The property checks of est-ca-handler's fuzz targets (`fuzz/`,
+//! cargo-fuzz), one function a parser that takes outside input, using
+//! only the handler's public API. Each function decodes its structured
+//! input from raw bytes itself, runs the code under test and panics when
+//! a property does not hold, so that a fuzzer reports the input; this
+//! crate's tests (`tests/replay.rs`) replay the committed corpora
+//! (`fuzz/corpus/<target>/`) through the same functions on stable Rust,
+//! for every target `fuzz/Cargo.toml` lists.
 //!
-//! Compiled for tests and under the `fuzzing` feature; not part of the
-//! component. Inputs that hold several values put fixed selector bytes
-//! first and then separate the variable parts with [`DELIMITER`] (see
-//! each target for its layout), so that hand-written seeds stay readable.
+//! Inputs that hold several values put fixed selector bytes first and
+//! then separate the variable parts with [`DELIMITER`] (see each target
+//! for its layout), so that hand-written seeds stay readable and
+//! `fuzz/make_seeds.py` can write them.
+
+#![warn(missing_docs)]
 
 mod api;
 mod config;
@@ -19,9 +23,7 @@ mod pem;
 mod pkcs7;
 #[cfg(test)]
 mod regressions;
-#[cfg(test)]
-mod replay;
-mod transport;
+mod script;
 
 pub use api::api;
 pub use config::config;
@@ -30,14 +32,16 @@ pub use est_answer::est_answer;
 pub use pem::pem;
 pub use pkcs7::pkcs7;
 
+use est_ca_handler::est::pkcs7::ReceivedCertificate;
+
 /// Separates the variable-length parts of a structured fuzz input.
 pub const DELIMITER: &[u8] = b"\n--\n";
 
 /// A target: takes one input, panics when a property does not hold.
 pub type Target = fn(&[u8]);
 
-/// The fuzz targets, by name, as in `fuzz/fuzz_targets/<name>.rs` and
-/// `fuzz/corpus/<name>/`.
+/// The fuzz targets' checks, by name, as in `fuzz/Cargo.toml`'s `[[bin]]`
+/// targets, `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("pkcs7", pkcs7),
     ("csr", csr),
@@ -137,11 +141,11 @@ fn assert_hidden(what: &str, text: &str, secret: &str) {
 }
 
 /// The bytes a certs-only answer body decodes to before the PKCS#7 is
-/// read, by the same rules as [`crate::est::pkcs7::decode_certs_only`]
+/// read, by the same rules as [`est_ca_handler::est::pkcs7::decode_certs_only`]
 /// (PEM armour, else base64 text, else the bytes themselves); `None` when
 /// that decoding fails.
 fn answer_bytes(body: &[u8]) -> Option<Vec<u8>> {
-    use crate::encoding;
+    use est_ca_handler::encoding;
     let trimmed = body.trim_ascii();
     if trimmed.starts_with(b"-----BEGIN") {
         match encoding::decode_pem(trimmed) {
@@ -158,8 +162,7 @@ fn answer_bytes(body: &[u8]) -> Option<Vec<u8>> {
 /// Asserts that `certs` are byte ranges of `source`, in order and without
 /// overlap, and that each decodes again to the same certificate.
 #[track_caller]
-fn assert_certificates_from(certs: &[crate::est::pkcs7::ReceivedCertificate], source: &[u8]) {
-    use crate::est::pkcs7::ReceivedCertificate;
+fn assert_certificates_from(certs: &[ReceivedCertificate], source: &[u8]) {
     let mut from = 0;
     for (i, cert) in certs.iter().enumerate() {
         let der = cert.der();

@@ -1,14 +1,14 @@
 //! What the targets' property checks found, kept as unit tests (their
 //! inputs are also in the corpora, as `fuzz/corpus/<target>/regression-*`).
 
-use super::fixtures::Settings;
-use crate::config::{ApiAccess, Config, keys};
-use crate::error::{HandlerError, TransportCause};
-use crate::est::{Endpoint, interpret};
-use crate::transport::TransportError;
+use crate::fixtures::Settings;
+use est_ca_handler::config::{ApiAccess, Config, keys};
+use est_ca_handler::error::{HandlerError, TransportCause};
+use est_ca_handler::est::{Endpoint, interpret};
+use est_ca_handler::transport::TransportError;
 
 fn assert_clean(text: &str, max: usize) {
-    super::assert_clean("the error", text, max);
+    crate::assert_clean("the error", text, max);
 }
 
 /// The environment variable a `*_variable` key names is the operator's
@@ -27,8 +27,8 @@ fn a_missing_variables_name_is_cleaned_and_capped() {
     assert_clean(&text, 1000);
     assert!(text.contains("NOPE [31m  X-Injected: 1"), "{text}");
     assert!(text.contains(&format!("{}…", "V".repeat(100))), "{text}");
-    super::config(include_bytes!(
-        "../../fuzz/corpus/config/regression-missing-variable"
+    crate::config(include_bytes!(
+        "../../../fuzz/corpus/config/regression-missing-variable"
     ));
 }
 
@@ -47,8 +47,8 @@ fn the_stores_words_are_cleaned_and_capped() {
     settings.failing = Some((keys::API_AUTH.into(), format!("{}\r\n", "x".repeat(999))));
     let why = ApiAccess::load(&settings).expect_err("a failing store");
     assert_clean(&why, 300);
-    super::config(include_bytes!(
-        "../../fuzz/corpus/config/regression-store-fails"
+    crate::config(include_bytes!(
+        "../../../fuzz/corpus/config/regression-store-fails"
     ));
 }
 
@@ -70,7 +70,7 @@ fn a_transport_failures_words_are_cleaned_and_capped() {
             .starts_with("/simpleenroll: alert handshake_failure [0m")
     );
     assert_clean(&got.detail, 600);
-    super::est_answer(include_bytes!(
-        "../../fuzz/corpus/est_answer/regression-transport-words"
+    crate::est_answer(include_bytes!(
+        "../../../fuzz/corpus/est_answer/regression-transport-words"
     ));
 }

@@ -1,12 +1,12 @@
 //! Configuration loading ([`Config::load`], [`ApiAccess::load`]) from
 //! arbitrary key/value sets and environments.
 
-use super::fixtures::{CSR, Settings};
-use super::{Input, assert_clean, assert_hidden, find};
-use crate::config::{ApiAccess, Auth, Config, Scheme, keys, parse_bool};
-use crate::error::HandlerError;
-use crate::est::EstRequest;
-use crate::x509::csr::Csr;
+use crate::fixtures::{CSR, Settings};
+use crate::{Input, assert_clean, assert_hidden, find};
+use est_ca_handler::config::{ApiAccess, Auth, Config, Scheme, keys, parse_bool};
+use est_ca_handler::error::HandlerError;
+use est_ca_handler::est::EstRequest;
+use est_ca_handler::x509::csr::Csr;
 
 /// The longest configuration error accepted, in characters.
 const MAX_ERROR: usize = 4096;
@@ -24,8 +24,10 @@ const PLAIN_VARIABLES: &[&str] = &[keys::EST_HOST_VARIABLE, keys::EST_USER_VARIA
 /// key `keys::ALL[second % len]` fails, with the first part as the
 /// store's words), then pairs of parts: a key spec and a value. A spec's
 /// first byte below `0xC0` picks `keys::ALL[byte % len]`; `0xC0..0xE0`
-/// takes the rest of the spec as the key's name; `0xE0` and above sets the
-/// environment variable named by the rest of the spec.
+/// takes the rest of the spec as the key's name (matched without regard
+/// to case, as [`MapSource`](est_ca_handler::config::MapSource) and the
+/// host read keys); `0xE0` and above sets the environment variable named
+/// by the rest of the spec.
 ///
 /// Secret values (`est_password`, `cert_passphrase`, `api_token`, and
 /// variables their `*_variable` keys name) that are not blank are replaced
@@ -99,10 +101,14 @@ pub fn config(data: &[u8]) {
     }
 }
 
-/// Sets `key`, replacing a secret that is not blank by its marker.
+/// Sets `key`, replacing a secret that is not blank by its marker (keys
+/// are read without regard to case, so a secret's key in any spelling).
 fn set(settings: &mut Settings, key: &str, value: String) {
-    if keys::SECRETS.contains(&key) && !value.trim().is_empty() {
-        settings.set(key, &format!("\u{27ea}secret:{key}\u{27eb}"));
+    let secret = keys::SECRETS.iter().find(|s| s.eq_ignore_ascii_case(key));
+    if let Some(secret) = secret
+        && !value.trim().is_empty()
+    {
+        settings.set(key, &format!("\u{27ea}secret:{secret}\u{27eb}"));
     } else {
         settings.set(key, &value);
     }
@@ -115,7 +121,7 @@ fn secret_env(settings: &mut Settings, env: Vec<(String, String)>) -> Vec<String
     let named_by = |variables: &[&str], name: &str| {
         variables
             .iter()
-            .any(|key| settings.values.get(*key).is_some_and(|v| v.trim() == name))
+            .any(|key| settings.value(key).is_some_and(|v| v.trim() == name))
     };
     let mut markers = Vec::new();
     let mut shared = Vec::new();
@@ -132,7 +138,9 @@ fn secret_env(settings: &mut Settings, env: Vec<(String, String)>) -> Vec<String
             resolved.push((name, value));
         }
     }
-    settings.env.extend(resolved);
+    for (name, value) in resolved {
+        settings.source.set_env(&name, value);
+    }
     let mut secrets: Vec<String> = keys::SECRETS
         .iter()
         .map(|key| format!("\u{27ea}secret:{key}\u{27eb}"))
@@ -166,13 +174,13 @@ fn check_config(config: &Config, settings: &Settings, secrets: &[String]) {
     }
     assert!(!config.url.to_string().chars().any(char::is_control));
     if config.url.scheme == Scheme::Http {
-        let allowed = settings
-            .values
-            .get(keys::EST_INSECURE_HTTP)
-            .and_then(|v| parse_bool(v));
+        let allowed = settings.value(keys::EST_INSECURE_HTTP).and_then(parse_bool);
         assert_eq!(allowed, Some(true), "http:// without est_insecure_http");
     }
-    assert!((1..=crate::config::MAX_REQUEST_TIMEOUT_SECS).contains(&config.request_timeout_secs));
+    assert!(
+        (1..=est_ca_handler::config::MAX_REQUEST_TIMEOUT_SECS)
+            .contains(&config.request_timeout_secs)
+    );
     if let Auth::Basic { user, .. } = &config.auth {
         assert!(!user.contains(':'), "a Basic user with ':'");
     }
