@@ -30,12 +30,14 @@
 //! TLS policy), [`pem`] (splitting PEM certificates), [`report`] (what a
 //! person reads: certificate summaries, chain checks, explained errors),
 //! [`serve`] (the HTTP API), [`limits`] (instances, deadlines and
-//! connections: what one host lets its callers use) and [`demo`].
+//! connections: what one host lets its callers use) and, with the cargo
+//! feature `demo` (on by default), `demo` (`ca-handler demo`).
 
 #![warn(missing_docs)]
 
 pub mod bindings;
 pub mod client;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod files;
 pub mod limits;

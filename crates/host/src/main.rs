@@ -12,6 +12,12 @@ use std::process::ExitCode;
 /// (by default the embedded est-ca-handler, which speaks EST).
 #[derive(Parser)]
 #[command(version)]
+#[cfg_attr(
+    not(feature = "demo"),
+    command(
+        after_help = "This ca-handler was built without the `demo` feature: it has no `demo` command."
+    )
+)]
 struct Cli {
     /// More output (-v: progress, -vv: requests).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -1,5 +1,5 @@
-//! `ca-handler demo`: one enrollment through the component against a
-//! local EST server started in-process.
+//! `ca-handler demo` (cargo feature `demo`): one enrollment through the
+//! component against a local EST server started in-process.
 
 use super::global::{Global, ONE_SHOT_INSTANCES};
 use anyhow::Result;

@@ -9,6 +9,7 @@ mod certificate;
 mod check;
 mod compile;
 mod config;
+#[cfg(feature = "demo")]
 mod demo;
 mod enroll;
 pub mod exit;
@@ -40,6 +41,7 @@ pub enum Command {
     /// milliseconds); it loads only into this build of ca-handler.
     Compile(compile::Args),
     /// Enroll through the component against a local EST server started in-process.
+    #[cfg(feature = "demo")]
     Demo(demo::Args),
 }
 
@@ -53,7 +55,8 @@ impl Command {
             Self::Check(args) => check::run(args, global).await,
             Self::Serve(args) => serve::run(args, global).await,
             Self::Compile(args) => compile::run(&args, global),
-                    Self::Demo(args) => demo::run(args, global).await,
+            #[cfg(feature = "demo")]
+            Self::Demo(args) => demo::run(args, global).await,
         }
     }
 }
