@@ -5,6 +5,8 @@
 //! [`SafeText::redacted`] or [`SafeText::lossy_redacted`], which first take
 //! the handler's own secrets out of it ([`Redactions`]).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use core::fmt;
 use std::borrow::Cow;
 
@@ -46,12 +48,12 @@ impl Redactions {
     /// without its padding, as echoes trim it) always, and the password
     /// alone, `user:password` and the password's own base64 as secrets.
     pub fn add_basic(&mut self, user: &str, password: &str) {
-        let credentials = crate::encoding::base64_line(format!("{user}:{password}").as_bytes());
+        let credentials = STANDARD.encode(format!("{user}:{password}").as_bytes());
         self.add_forms(credentials.trim_end_matches('='));
         self.add_secret(&format!("{user}:{password}"));
         self.add_secret(password);
         if password.chars().count() >= Self::MIN_SECRET_LEN {
-            let alone = crate::encoding::base64_line(password.as_bytes());
+            let alone = STANDARD.encode(password.as_bytes());
             self.add_forms(alone.trim_end_matches('='));
         }
     }

@@ -1,7 +1,7 @@
 //! Who may call the API: `Authorization: Bearer <api_token>`, compared in
 //! constant time, unless the operator turned authentication off.
 
-use super::ApiResponse;
+use super::message::ApiResponse;
 use super::problem::problem;
 use crate::config::{ApiAccess, Secret, SettingsSource, keys};
 use crate::text::SafeText;

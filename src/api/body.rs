@@ -1,8 +1,8 @@
 //! The API's bodies: the JSON it reads (`{"csr"}`, `{"poll_identifier",
 //! "csr"}`) and the JSON it answers with, in acme2certifier's names.
 
+use super::message::{ApiRequest, ApiResponse};
 use super::problem::problem;
-use super::{ApiRequest, ApiResponse};
 use crate::handler::{IssuedCertificate, Pending};
 use crate::text::SafeText;
 use serde::de::DeserializeOwned;

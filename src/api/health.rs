@@ -1,8 +1,8 @@
 //! `GET /health`: the configuration's state and, on request, a live probe
 //! of the EST server.
 
+use super::message::{ApiRequest, ApiResponse};
 use super::problem::{handler_problem_as, problem};
-use super::{ApiRequest, ApiResponse};
 use crate::config::Config;
 use crate::error::HandlerError;
 use crate::handler;

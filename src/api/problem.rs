@@ -1,7 +1,7 @@
 //! RFC 9457 problem documents: every error the API answers, with the
 //! handler's typed failures mapped to HTTP statuses.
 
-use super::{ApiResponse, MAX_REQUEST_BODY};
+use super::message::{ApiResponse, MAX_REQUEST_BODY};
 use crate::error::{HandlerError, TransportCause};
 use serde::Serialize;
 

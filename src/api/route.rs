@@ -1,6 +1,6 @@
 //! The API's routes, and the method each takes.
 
-use super::ApiResponse;
+use super::message::ApiResponse;
 use super::problem::problem;
 
 /// A route of the API.

@@ -6,27 +6,11 @@
 //! to stderr (where hosts log them) at the exports, in one place.
 
 mod allocator;
+mod bindings;
 mod convert;
 mod incoming;
 mod settings;
 mod transport;
-
-mod bindings {
-    // Spin and this project's host: wasi:config@0.2.0-draft-2024-09-27.
-    #[cfg(not(feature = "wasmtime-serve"))]
-    wit_bindgen::generate!({
-        world: "est-ca-handler",
-        path: "wit",
-        generate_all,
-    });
-    // `wasmtime serve`: wasi:config@0.2.0-rc.1, otherwise the same.
-    #[cfg(feature = "wasmtime-serve")]
-    wit_bindgen::generate!({
-        world: "est-ca-handler-wasmtime-serve",
-        path: "wit",
-        generate_all,
-    });
-}
 
 use crate::config::Config;
 use crate::error::HandlerError;

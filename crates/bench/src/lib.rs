@@ -7,3 +7,6 @@
 
 pub mod hosts;
 pub mod soak;
+
+mod load;
+mod served;

@@ -8,20 +8,11 @@
 //!
 //! Every fault is bounded and ends by itself when the client goes away.
 
-use crate::server::BodyFault;
 use base64ct::{Base64, Encoding};
-use hyper::body::{Body, Bytes, Frame, SizeHint};
 use rcgen::{CertificateSigningRequestParams, DnType, DnValue, SanType};
-use std::convert::Infallible;
 use std::fmt;
-use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::sync::Notify;
-use tokio::time::{Instant, Sleep};
 
 /// The longest a stalled answer ([`EnrollFault::StallHeaders`]), a stalled
 /// TLS handshake or an endless body ([`EnrollFault::Endless`]) lasts when the
@@ -227,194 +218,15 @@ fn dn_text(value: &DnValue) -> Option<String> {
     }
 }
 
-/// Base64 filler in 64-column lines, `len` bytes long (the last byte a
-/// newline when `len` allows).
-fn filler(len: usize) -> Bytes {
-    let line = format!("{}\n", "QUFB".repeat(16));
-    let mut text = line.repeat(len / line.len() + 1).into_bytes();
-    text.truncate(len);
-    if let Some(last) = text.last_mut() {
-        *last = b'\n';
-    }
-    Bytes::from(text)
-}
-
-/// The body of [`EnrollFault::Huge`] answers, made once.
-pub(crate) fn huge_body() -> Bytes {
-    static HUGE: OnceLock<Bytes> = OnceLock::new();
-    HUGE.get_or_init(|| filler(HUGE_BODY_LEN)).clone()
-}
-
-fn endless_chunk() -> Bytes {
-    static CHUNK: OnceLock<Bytes> = OnceLock::new();
-    CHUNK.get_or_init(|| filler(ENDLESS_CHUNK)).clone()
-}
-
-/// What a connection's task must know about it from the requests it
-/// serves: whether an answer asked for the connection to be aborted.
-#[derive(Debug, Default)]
-pub(crate) struct ConnControl {
-    aborted: AtomicBool,
-    abort: Notify,
-}
-
-impl ConnControl {
-    /// Asks the connection's task to drop the connection with a RST.
-    pub(crate) fn abort(&self) {
-        if !self.aborted.swap(true, Ordering::SeqCst) {
-            self.abort.notify_one();
-        }
-    }
-
-    /// Whether [`ConnControl::abort`] was called.
-    pub(crate) fn is_aborted(&self) -> bool {
-        self.aborted.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once [`ConnControl::abort`] is called.
-    pub(crate) async fn aborted(&self) {
-        self.abort.notified().await;
-    }
-}
-
-/// The body of every answer: all at once, or misbehaving.
-pub(crate) struct AnswerBody(Kind);
-
-enum Kind {
-    Full(Option<Bytes>),
-    Trickle {
-        data: Bytes,
-        at: usize,
-        tick: Option<Pin<Box<Sleep>>>,
-    },
-    Reset {
-        data: Bytes,
-        half_sent: bool,
-        conn: Arc<ConnControl>,
-    },
-    Endless {
-        sent: u64,
-        until: Instant,
-    },
-    /// Like `Full`, without announcing its length.
-    Unsized(Option<Bytes>),
-}
-
-impl AnswerBody {
-    /// `data`, all at once.
-    pub(crate) fn full(data: impl Into<Bytes>) -> Self {
-        Self(Kind::Full(Some(data.into())))
-    }
-
-    /// Chunks of base64 filler until the client goes away.
-    pub(crate) fn endless() -> Self {
-        Self(Kind::Endless {
-            sent: 0,
-            until: Instant::now() + STALL_LIMIT,
-        })
-    }
-
-    /// This body's bytes, one every [`TRICKLE_INTERVAL`] (the first at once).
-    pub(crate) fn trickle(self) -> Self {
-        match self.0 {
-            Kind::Full(data) => Self(Kind::Trickle {
-                data: data.unwrap_or_default(),
-                at: 0,
-                tick: None,
-            }),
-            other => Self(other),
-        }
-    }
-
-    /// This body without its length announced (`Full` bodies only).
-    pub(crate) fn without_length(self) -> Self {
-        match self.0 {
-            Kind::Full(data) => Self(Kind::Unsized(data)),
-            other => Self(other),
-        }
-    }
-
-    /// The first half of this body, then an abort of `conn`; the length
-    /// announced stays the whole body's.
-    pub(crate) fn reset(self, conn: Arc<ConnControl>) -> Self {
-        match self.0 {
-            Kind::Full(data) => Self(Kind::Reset {
-                data: data.unwrap_or_default(),
-                half_sent: false,
-                conn,
-            }),
-            other => Self(other),
-        }
-    }
-}
-
-impl Body for AnswerBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let data = match &mut self.get_mut().0 {
-            Kind::Full(data) | Kind::Unsized(data) => data.take().filter(|d| !d.is_empty()),
-            Kind::Trickle { data, at, tick } => {
-                if *at >= data.len() {
-                    return Poll::Ready(None);
-                }
-                if let Some(tick) = tick {
-                    ready!(tick.as_mut().poll(cx));
-                }
-                *tick = Some(Box::pin(tokio::time::sleep(TRICKLE_INTERVAL)));
-                *at += 1;
-                Some(data.slice(*at - 1..*at))
-            }
-            Kind::Reset {
-                data,
-                half_sent,
-                conn,
-            } => {
-                if *half_sent {
-                    // The connection's task lets hyper flush the half, then
-                    // drops the connection; this body is never polled again.
-                    conn.abort();
-                    return Poll::Pending;
-                }
-                *half_sent = true;
-                Some(data.slice(..data.len() / 2))
-            }
-            Kind::Endless { sent, until } => {
-                if *sent >= ENDLESS_CAP || Instant::now() >= *until {
-                    return Poll::Ready(None);
-                }
-                let chunk = endless_chunk();
-                *sent += chunk.len() as u64;
-                Some(chunk)
-            }
-        };
-        Poll::Ready(data.map(|d| Ok(Frame::data(d))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.0 {
-            Kind::Full(data) => data.as_ref().is_none_or(Bytes::is_empty),
-            _ => false,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.0 {
-            Kind::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
-            Kind::Trickle { data, at, .. } => SizeHint::with_exact((data.len() - at) as u64),
-            Kind::Reset {
-                data, half_sent, ..
-            } => {
-                let sent = if *half_sent { data.len() / 2 } else { 0 };
-                SizeHint::with_exact((data.len() - sent) as u64)
-            }
-            Kind::Endless { .. } | Kind::Unsized(_) => SizeHint::default(),
-        }
-    }
+/// What to do to an answer's body, for fault tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum BodyFault {
+    /// Text that is not base64 PKCS#7.
+    Garbage,
+    /// The right answer cut in half.
+    Truncated,
+    /// 2 MiB of base64 filler.
+    Oversized,
 }
 
 #[cfg(test)]
@@ -455,14 +267,5 @@ mod tests {
         assert_eq!(EnrollFault::from_name("fault-trickle"), None);
         assert_eq!(EnrollFault::from_name("www.example.test"), None);
         assert_eq!(EnrollFault::from_name("default-trickle.example"), None);
-    }
-
-    #[test]
-    fn filler_has_the_length_asked_and_ends_with_a_newline() {
-        let huge = huge_body();
-        assert_eq!(huge.len(), HUGE_BODY_LEN);
-        assert!(huge.ends_with(b"\n"));
-        assert!(huge.split(|b| *b == b'\n').all(|l| l.len() <= 64));
-        assert_eq!(endless_chunk().len(), ENDLESS_CHUNK);
     }
 }

@@ -15,14 +15,24 @@
 #![warn(missing_docs)]
 
 pub mod ca;
+pub mod config;
 pub mod fault;
 pub mod pkcs7;
 pub mod server;
 pub mod stall;
 
+mod answer;
+mod body;
+mod cacerts;
+mod conn;
+mod enroll;
+mod gauge;
+mod route;
+mod state;
+mod tls;
+
 pub use ca::{Ca, IssueOptions, KeyType};
-pub use fault::EnrollFault;
-pub use server::{
-    AuthMode, BodyFault, CacertsOrder, EstServer, Faults, RequestRecord, ServerConfig,
-};
+pub use config::{AuthMode, CacertsOrder, Faults, RequestRecord, ServerConfig};
+pub use fault::{BodyFault, EnrollFault};
+pub use server::EstServer;
 pub use stall::StallingListener;

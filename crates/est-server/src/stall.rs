@@ -3,7 +3,7 @@
 //! dropped, and no ServerHello ever comes).
 
 use crate::fault::STALL_LIMIT;
-use crate::server::Gauge;
+use crate::gauge::Gauge;
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -30,12 +30,14 @@
 //! TLS policy), [`pem`] (splitting PEM certificates), [`report`] (what a
 //! person reads: certificate summaries, chain checks, explained errors),
 //! [`serve`] (the HTTP API), [`limits`] (instances, deadlines and
-//! connections: what one host lets its callers use) and [`demo`].
+//! connections: what one host lets its callers use) and, with the cargo
+//! feature `demo` (on by default), `demo` (`ca-handler demo`).
 
 #![warn(missing_docs)]
 
 pub mod bindings;
 pub mod client;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod files;
 pub mod limits;
@@ -65,6 +67,7 @@ use bindings::{CaHandler, CaHandlerPre};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config as EngineConfig, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -373,6 +376,56 @@ impl Host {
                 .await
         })
         .await
+    }
+}
+
+/// What callers may use: the host's [`Limits`].
+impl Host {
+    /// This host with `limits` (a fresh instance counter: the calls of the
+    /// host it was made from do not count against it, nor its against
+    /// theirs). Keep [`Limits::max_instances`] within the engine's instance
+    /// pool ([`crate::engine_config`]; [`Host::new`] and
+    /// [`Host::new_cached`] pool [`limits::DEFAULT_MAX_INSTANCES`]): the pool
+    /// refuses instances beyond its size, and those calls fail.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.instances = Arc::new(tokio::sync::Semaphore::new(limits.max_instances));
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    /// This host's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The host-side deadline of a call with `settings`: their
+    /// `request_timeout` plus [`Limits::grace`], or [`Limits::max_call_time`]
+    /// when shorter.
+    pub fn call_time_limit(&self, settings: &Settings) -> Duration {
+        let limit = settings.request_timeout() + self.limits.grace;
+        match self.limits.max_call_time {
+            Some(max) => limit.min(max),
+            None => limit,
+        }
+    }
+
+    /// How many component instances are alive now.
+    pub fn instances_in_use(&self) -> usize {
+        self.limits.max_instances - self.instances.available_permits()
+    }
+
+    /// A place for one instance, or [`LimitExceeded::Busy`].
+    pub(crate) fn instance_permit(
+        &self,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, LimitExceeded> {
+        Arc::clone(&self.instances)
+            .try_acquire_owned()
+            .map_err(|_| {
+                self.metrics().refused("instances");
+                LimitExceeded::Busy {
+                    max_instances: self.limits.max_instances,
+                }
+            })
     }
 }
 

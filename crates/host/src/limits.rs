@@ -20,10 +20,11 @@
 //! `anyhow::Error` the [`Host`] methods return; find it with
 //! `error.downcast_ref::<LimitExceeded>()`); `serve` answers it with a `503`
 //! (`Retry-After`) or `504` problem document.
+//!
+//! [`Host`]: crate::Host
+//! [`Host::serve`]: crate::Host::serve
 
-use crate::Host;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Engine, EngineWeak, Store, UpdateDeadline};
 
@@ -54,6 +55,9 @@ pub const RETRY_AFTER_SECS: u32 = 1;
 
 /// The limits of one [`Host`] (see [`Host::with_limits`]); the defaults
 /// suit a host that serves one CA's enrollments from a small machine.
+///
+/// [`Host`]: crate::Host
+/// [`Host::with_limits`]: crate::Host::with_limits
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// The most component instances alive at once, over every call of the
@@ -284,55 +288,6 @@ pub(crate) fn limit_or(e: wasmtime::Error) -> anyhow::Error {
     match e.downcast_ref::<LimitExceeded>() {
         Some(limit) => (*limit).into(),
         None => anyhow::Error::from(e),
-    }
-}
-
-impl Host {
-    /// This host with `limits` (a fresh instance counter: the calls of the
-    /// host it was made from do not count against it, nor its against
-    /// theirs). Keep [`Limits::max_instances`] within the engine's instance
-    /// pool ([`crate::engine_config`]; [`Host::new`] and
-    /// [`Host::new_cached`] pool [`DEFAULT_MAX_INSTANCES`]): the pool
-    /// refuses instances beyond its size, and those calls fail.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.instances = Arc::new(tokio::sync::Semaphore::new(limits.max_instances));
-        self.limits = Arc::new(limits);
-        self
-    }
-
-    /// This host's limits.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// The host-side deadline of a call with `settings`: their
-    /// `request_timeout` plus [`Limits::grace`], or [`Limits::max_call_time`]
-    /// when shorter.
-    pub fn call_time_limit(&self, settings: &crate::Settings) -> Duration {
-        let limit = settings.request_timeout() + self.limits.grace;
-        match self.limits.max_call_time {
-            Some(max) => limit.min(max),
-            None => limit,
-        }
-    }
-
-    /// How many component instances are alive now.
-    pub fn instances_in_use(&self) -> usize {
-        self.limits.max_instances - self.instances.available_permits()
-    }
-
-    /// A place for one instance, or [`LimitExceeded::Busy`].
-    pub(crate) fn instance_permit(
-        &self,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, LimitExceeded> {
-        Arc::clone(&self.instances)
-            .try_acquire_owned()
-            .map_err(|_| {
-                self.metrics().refused("instances");
-                LimitExceeded::Busy {
-                    max_instances: self.limits.max_instances,
-                }
-            })
     }
 }
 

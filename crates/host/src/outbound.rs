@@ -6,7 +6,6 @@
 //! failure while it reads an answer's body. The TLS policy is
 //! [`crate::tls`]'s; connections come from [`crate::client`].
 
-use crate::State;
 use crate::client::{Connector, TlsFailures, pooled_client_via, tls_error_in};
 use crate::proxy::Proxy;
 use crate::tls;
@@ -282,11 +281,13 @@ const WASI_HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 /// failure as its own [`HttpError`], which its `http-error-code` does not
 /// recognise: the component would get no code (so no transport cause), only
 /// the error's debug text. This one gives the code for either kind.
-pub(crate) fn link_http_error_code(linker: &mut Linker<State>) -> Result<()> {
+pub(crate) fn link_http_error_code<T: WasiHttpView + 'static>(
+    linker: &mut Linker<T>,
+) -> Result<()> {
     linker.allow_shadowing(true);
     linker.instance(WASI_HTTP_TYPES)?.func_wrap(
         "http-error-code",
-        |mut store: StoreContextMut<'_, State>, (err,): (Resource<IoError>,)| {
+        |mut store: StoreContextMut<'_, T>, (err,): (Resource<IoError>,)| {
             let error = store.data_mut().http().table.get(&err)?;
             let code = match error.downcast_ref::<ErrorCode>() {
                 Some(code) => Some(code.clone()),
