@@ -83,23 +83,72 @@ pub enum EnrollFault {
 }
 
 impl EnrollFault {
-    /// The kinds, as their text forms (`status-NNN` for any status).
-    pub const KINDS: &'static [&'static str] = &[
-        "stall-headers",
-        "trickle",
-        "reset",
-        "huge",
-        "endless",
-        "pending-forever",
-        "status-NNN",
-        "garbage",
-        "truncated",
-        "oversized",
-        "wrong-content-type",
-        "other-key",
-        "drop-sans",
-        "echo-headers",
+    /// Every kind of fault, once: [`EnrollFault::Status`] stands for all
+    /// statuses as `Status(503)`. Tests and help texts iterate this list;
+    /// [`EnrollFault::index`] makes the compiler insist that a new variant
+    /// joins it.
+    pub const ALL: &'static [EnrollFault] = &[
+        Self::StallHeaders,
+        Self::Trickle,
+        Self::Reset,
+        Self::Huge,
+        Self::Endless,
+        Self::PendingForever,
+        Self::Status(503),
+        Self::Body(BodyFault::Garbage),
+        Self::Body(BodyFault::Truncated),
+        Self::Body(BodyFault::Oversized),
+        Self::WrongContentType,
+        Self::OtherKey,
+        Self::DropSans,
+        Self::EchoHeaders,
     ];
+
+    /// This fault's place in [`EnrollFault::ALL`] (every status at that of
+    /// `Status(503)`). The match names every variant, so a new one does not
+    /// compile until it has a place.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::StallHeaders => 0,
+            Self::Trickle => 1,
+            Self::Reset => 2,
+            Self::Huge => 3,
+            Self::Endless => 4,
+            Self::PendingForever => 5,
+            Self::Status(_) => 6,
+            Self::Body(BodyFault::Garbage) => 7,
+            Self::Body(BodyFault::Truncated) => 8,
+            Self::Body(BodyFault::Oversized) => 9,
+            Self::WrongContentType => 10,
+            Self::OtherKey => 11,
+            Self::DropSans => 12,
+            Self::EchoHeaders => 13,
+        }
+    }
+
+    /// Whether the fault breaks the exchange itself (an answer that stalls,
+    /// trickles, breaks off, is too large, never ends or never stops being
+    /// pending), rather than answering in full with wrong content.
+    pub const fn breaks_the_exchange(self) -> bool {
+        matches!(
+            self,
+            Self::StallHeaders
+                | Self::Trickle
+                | Self::Reset
+                | Self::Huge
+                | Self::Endless
+                | Self::PendingForever
+        )
+    }
+
+    /// The kind's text form as `--fault` takes it: `status-NNN` for
+    /// [`EnrollFault::Status`], else the fault's own text form.
+    pub fn kind(self) -> String {
+        match self {
+            Self::Status(_) => "status-NNN".to_owned(),
+            other => other.to_string(),
+        }
+    }
 
     /// The fault a CSR name selects: `Some(Ok(_))` when `name` starts with
     /// `fault-<kind>.` for a known kind, `Some(Err(_))` for an unknown kind,
@@ -138,37 +187,22 @@ impl FromStr for EnrollFault {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let fault = match text.to_ascii_lowercase().as_str() {
-            "stall-headers" => Self::StallHeaders,
-            "trickle" => Self::Trickle,
-            "reset" => Self::Reset,
-            "huge" => Self::Huge,
-            "endless" => Self::Endless,
-            "pending-forever" => Self::PendingForever,
-            "garbage" => Self::Body(BodyFault::Garbage),
-            "truncated" => Self::Body(BodyFault::Truncated),
-            "oversized" => Self::Body(BodyFault::Oversized),
-            "wrong-content-type" => Self::WrongContentType,
-            "other-key" => Self::OtherKey,
-            "drop-sans" => Self::DropSans,
-            "echo-headers" => Self::EchoHeaders,
-            other => {
-                let code = other
-                    .strip_prefix("status-")
-                    .and_then(|code| code.parse::<u16>().ok())
-                    .filter(|code| (100..=999).contains(code));
-                match code {
-                    Some(code) => Self::Status(code),
-                    None => {
-                        return Err(format!(
-                            "unknown fault {text:?} (known: {})",
-                            Self::KINDS.join(", ")
-                        ));
-                    }
-                }
-            }
-        };
-        Ok(fault)
+        let text_lower = text.to_ascii_lowercase();
+        if let Some(&fault) = Self::ALL
+            .iter()
+            .find(|fault| !matches!(fault, Self::Status(_)) && fault.to_string() == text_lower)
+        {
+            return Ok(fault);
+        }
+        text_lower
+            .strip_prefix("status-")
+            .and_then(|code| code.parse::<u16>().ok())
+            .filter(|code| (100..=999).contains(code))
+            .map(Self::Status)
+            .ok_or_else(|| {
+                let known: Vec<String> = Self::ALL.iter().map(|f| f.kind()).collect();
+                format!("unknown fault {text:?} (known: {})", known.join(", "))
+            })
     }
 }
 
@@ -234,12 +268,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_read_back_as_they_print() {
-        for kind in EnrollFault::KINDS {
-            let kind = kind.replace("NNN", "503");
-            let fault: EnrollFault = kind.parse().unwrap();
-            assert_eq!(fault.to_string(), kind);
+    fn every_fault_has_its_place_in_all() {
+        for (i, fault) in EnrollFault::ALL.iter().enumerate() {
+            assert_eq!(fault.index(), i, "{fault}");
         }
+        assert_eq!(
+            EnrollFault::Status(418).index(),
+            EnrollFault::Status(503).index()
+        );
+        let kinds: std::collections::HashSet<String> =
+            EnrollFault::ALL.iter().map(|f| f.kind()).collect();
+        assert_eq!(kinds.len(), EnrollFault::ALL.len(), "kinds are distinct");
+    }
+
+    #[test]
+    fn kinds_read_back_as_they_print() {
+        for fault in EnrollFault::ALL {
+            let text = fault.to_string();
+            assert_eq!(text.parse::<EnrollFault>(), Ok(*fault), "{text}");
+        }
+        assert_eq!("status-418".parse(), Ok(EnrollFault::Status(418)));
         assert_eq!("STALL-HEADERS".parse(), Ok(EnrollFault::StallHeaders));
         assert!("status-42".parse::<EnrollFault>().is_err());
         assert!(

@@ -189,3 +189,32 @@ async fn main() -> Result<()> {
     server.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::CommandFactory;
+    use est_server::EnrollFault;
+
+    #[test]
+    fn the_fault_option_names_every_kind() {
+        let mut command = Args::command();
+        let fault = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "fault")
+            .and_then(|arg| arg.get_help())
+            .map(ToString::to_string)
+            .expect("--fault has a help text");
+        let words: Vec<&str> = fault
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .collect();
+        for kind in EnrollFault::ALL.iter().map(|f| f.kind()) {
+            assert!(
+                words.contains(&kind.as_str()),
+                "--fault's help lacks {kind}: {fault}"
+            );
+        }
+        // The help renders (clap checks the definition while rendering).
+        assert!(command.render_help().to_string().contains("--fault"));
+    }
+}

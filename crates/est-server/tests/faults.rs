@@ -568,7 +568,12 @@ async fn shutdown_ends_every_faulty_answer() {
     .await
     .unwrap();
     let mut readers = Vec::new();
-    for kind in ["stall-headers", "trickle", "endless", "pending-forever"] {
+    for kind in [
+        EnrollFault::StallHeaders,
+        EnrollFault::Trickle,
+        EnrollFault::Endless,
+        EnrollFault::PendingForever,
+    ] {
         let tcp = TcpStream::connect(server.https_addr()).await.unwrap();
         let name = ServerName::try_from("localhost").unwrap();
         let mut tls = client_tls(&server).connect(name, tcp).await.unwrap();
@@ -609,14 +614,11 @@ async fn good_enrollments_succeed_beside_every_fault() {
         .unwrap(),
     );
     let mut faulty = Vec::new();
-    for kind in [
-        "stall-headers",
-        "trickle",
-        "reset",
-        "huge",
-        "endless",
-        "pending-forever",
-    ] {
+    for kind in EnrollFault::ALL
+        .iter()
+        .copied()
+        .filter(|fault| fault.breaks_the_exchange())
+    {
         let server = Arc::clone(&server);
         faulty.push(tokio::spawn(async move {
             let mut client = Client::tls(&server).await;
