@@ -28,6 +28,10 @@ pub struct Arena<const N: usize> {
     top: AtomicUsize,
 }
 
+#[allow(
+    unsafe_code,
+    reason = "the region is shared through the arena's own bookkeeping"
+)]
 // SAFETY: the bytes are only reached through pointers `alloc` hands out,
 // each to a range no other live allocation overlaps; the top mark that
 // decides those ranges changes only by compare-and-swap.
@@ -65,6 +69,7 @@ impl<const N: usize> Arena<N> {
 
     /// A piece for `layout`, or `None` when the rest of the region is too
     /// small for it.
+    #[allow(unsafe_code, reason = "a pointer into the region, by offset")]
     pub fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
         let base = self.base();
         let mut top = self.top.load(Ordering::Relaxed);
@@ -126,6 +131,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code, reason = "the test writes to and reads the pieces")]
     fn pieces_follow_each_other_aligned_and_apart() {
         let arena = Arena::<256>::new();
         let a = arena.alloc(layout(3, 1)).unwrap();
@@ -137,17 +143,22 @@ mod tests {
         assert_eq!(offset(&arena, c), 16);
         assert_eq!(arena.used(), 17);
         // The pieces are usable memory of their own.
-        unsafe {
-            a.as_ptr().write_bytes(0xaa, 3);
-            b.as_ptr().write_bytes(0xbb, 8);
-            c.as_ptr().write(0xcc);
-            assert_eq!(*a.as_ptr().add(2), 0xaa);
-            assert_eq!(*b.as_ptr().add(7), 0xbb);
-        }
+        // SAFETY: `a` is a piece of 3 bytes of its own in a live arena.
+        unsafe { a.as_ptr().write_bytes(0xaa, 3) };
+        // SAFETY: `b` is a piece of 8 bytes of its own in a live arena.
+        unsafe { b.as_ptr().write_bytes(0xbb, 8) };
+        // SAFETY: `c` is a piece of 1 byte of its own in a live arena.
+        unsafe { c.as_ptr().write(0xcc) };
+        // SAFETY: the 3 bytes of `a` were written above.
+        let a_bytes = unsafe { core::slice::from_raw_parts(a.as_ptr(), 3) };
+        assert_eq!(a_bytes, [0xaa; 3]);
+        // SAFETY: the 8 bytes of `b` were written above.
+        let b_bytes = unsafe { core::slice::from_raw_parts(b.as_ptr(), 8) };
+        assert_eq!(b_bytes, [0xbb; 8]);
         assert!(arena.owns(a.as_ptr()) && arena.owns(c.as_ptr()));
         assert!(!arena.owns(core::ptr::null()));
         let outside = 0u8;
-        assert!(!arena.owns(&outside));
+        assert!(!arena.owns(core::ptr::from_ref(&outside)));
     }
 
     #[test]

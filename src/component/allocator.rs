@@ -71,10 +71,10 @@ unsafe impl GlobalAlloc for OneShot {
             // SAFETY: both pieces are valid for the smaller size and do not
             // overlap (the new one is not the old one, which stays allocated
             // until freed below).
-            unsafe {
-                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
+            unsafe { core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size)) };
+            // SAFETY: `ptr` is this allocator's, with `layout` (the
+            // caller's guarantee), and nothing uses it after this.
+            unsafe { self.dealloc(ptr, layout) };
         }
         moved
     }
@@ -110,15 +110,12 @@ pub unsafe extern "C" fn cabi_realloc(
             // SAFETY: `layout` has a non-zero size.
             unsafe { System.alloc(layout) }
         } else {
+            // SAFETY: `align` is a power of two (this function's contract)
+            // and `old_len` the size of a piece allocated with it.
+            let old = unsafe { Layout::from_size_align_unchecked(old_len, align) };
             // SAFETY: per this function's contract, `old_ptr` came from
             // here, so from `System`, with this alignment and `old_len`.
-            unsafe {
-                System.realloc(
-                    old_ptr,
-                    Layout::from_size_align_unchecked(old_len, align),
-                    new_len,
-                )
-            }
+            unsafe { System.realloc(old_ptr, old, new_len) }
         }
     });
     match piece {
