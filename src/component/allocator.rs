@@ -44,7 +44,11 @@ unsafe impl GlobalAlloc for OneShot {
     #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match NonNull::new(ptr) {
-            Some(piece) if ARENA.owns(ptr) => ARENA.free(piece, layout.size()),
+            // SAFETY: the arena's, so a piece `alloc` (or `realloc`) took
+            // from it for `layout`, which the caller gives back, once.
+            // After a shrink that the arena refused, `layout.size()` is
+            // less than the arena's size of the piece, which `free` allows.
+            Some(piece) if ARENA.owns(ptr) => unsafe { ARENA.free(piece, layout.size()) },
             // SAFETY: not the arena's, so `System` allocated it with `layout`.
             _ => unsafe { System.dealloc(ptr, layout) },
         }
@@ -59,7 +63,11 @@ unsafe impl GlobalAlloc for OneShot {
         // The most recent piece grows or shrinks where it is; an older one
         // shrinks where it is too (its tail stays unused until the instance
         // goes).
-        if ARENA.resize_in_place(piece, layout.size(), new_size) || new_size <= layout.size() {
+        // SAFETY: as in `dealloc`: a live piece of the arena's, at least
+        // `layout.size()` bytes long in the arena's view.
+        if unsafe { ARENA.resize_in_place(piece, layout.size(), new_size) }
+            || new_size <= layout.size()
+        {
             return ptr;
         }
         // SAFETY: `GlobalAlloc::realloc`'s caller guarantees the new layout
