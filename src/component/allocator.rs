@@ -4,8 +4,8 @@
 //!
 //! An instance serves one call and its memory is discarded with it, so
 //! freeing is left to that: the arena reuses only the most recent piece
-//! (a growing buffer grows where it is); an enrollment takes about 32 KB of
-//! it. A call with more to hold (a body near the 1 MiB cap, say) continues
+//! (a growing buffer grows where it is); an enrollment fits in it many
+//! times over (BENCHMARKS.md, "Build profile choices"). A call with more to hold (a body near the 1 MiB cap, say) continues
 //! in the system allocator, which frees and reuses as usual, so the cap
 //! bounds what the arena adds to the instance's memory.
 
@@ -14,8 +14,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr::NonNull;
 
 /// The arena's size. It lies in the module's zero-initialised data, which
-/// costs no file size and no memory until used. One enrollment against the
-/// local EST server reached 31,839 bytes of it.
+/// costs no file size and no memory until used; what one enrollment takes
+/// of it is in BENCHMARKS.md, "Build profile choices".
 const ARENA_BYTES: usize = 256 * 1024;
 
 static ARENA: Arena<ARENA_BYTES> = Arena::new();
