@@ -21,15 +21,17 @@
 //! [`handler`] drives those steps for each operation of the WIT contract;
 //! [`api`] serves the same operations as an HTTP API; [`error`] holds the
 //! typed failures that cross the component boundary; [`text`] makes outside
-//! text safe for errors and logs; [`arena`] is the region the component's
-//! allocator hands out. Everything but `component` is plain Rust
+//! text safe for errors and logs; `arena` (the crate's own) is the region
+//! the component's allocator hands out. Everything but `component` is plain Rust
 //! that builds and tests natively; `component` is the thin `wasi:http` /
 //! `wasi:config` glue compiled only for WebAssembly.
 
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod arena;
+// The component's allocator's, and its tests'.
+#[cfg(any(target_arch = "wasm32", test))]
+mod arena;
 pub mod config;
 pub mod encoding;
 pub mod error;

@@ -4,8 +4,8 @@
 //!
 //! An instance serves one call and its memory is discarded with it, so
 //! freeing is left to that: the arena reuses only the most recent piece
-//! (a growing buffer grows where it is); an enrollment takes about 32 KB of
-//! it. A call with more to hold (a body near the 1 MiB cap, say) continues
+//! (a growing buffer grows where it is); an enrollment fits in it many
+//! times over (BENCHMARKS.md, "Build profile choices"). A call with more to hold (a body near the 1 MiB cap, say) continues
 //! in the system allocator, which frees and reuses as usual, so the cap
 //! bounds what the arena adds to the instance's memory.
 
@@ -14,8 +14,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr::NonNull;
 
 /// The arena's size. It lies in the module's zero-initialised data, which
-/// costs no file size and no memory until used. One enrollment against the
-/// local EST server reached 31,839 bytes of it.
+/// costs no file size and no memory until used; what one enrollment takes
+/// of it is in BENCHMARKS.md, "Build profile choices".
 const ARENA_BYTES: usize = 256 * 1024;
 
 static ARENA: Arena<ARENA_BYTES> = Arena::new();
@@ -44,7 +44,11 @@ unsafe impl GlobalAlloc for OneShot {
     #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match NonNull::new(ptr) {
-            Some(piece) if ARENA.owns(ptr) => ARENA.free(piece, layout.size()),
+            // SAFETY: the arena's, so a piece `alloc` (or `realloc`) took
+            // from it for `layout`, which the caller gives back, once.
+            // After a shrink that the arena refused, `layout.size()` is
+            // less than the arena's size of the piece, which `free` allows.
+            Some(piece) if ARENA.owns(ptr) => unsafe { ARENA.free(piece, layout.size()) },
             // SAFETY: not the arena's, so `System` allocated it with `layout`.
             _ => unsafe { System.dealloc(ptr, layout) },
         }
@@ -59,7 +63,11 @@ unsafe impl GlobalAlloc for OneShot {
         // The most recent piece grows or shrinks where it is; an older one
         // shrinks where it is too (its tail stays unused until the instance
         // goes).
-        if ARENA.resize_in_place(piece, layout.size(), new_size) || new_size <= layout.size() {
+        // SAFETY: as in `dealloc`: a live piece of the arena's, at least
+        // `layout.size()` bytes long in the arena's view.
+        if unsafe { ARENA.resize_in_place(piece, layout.size(), new_size) }
+            || new_size <= layout.size()
+        {
             return ptr;
         }
         // SAFETY: `GlobalAlloc::realloc`'s caller guarantees the new layout
@@ -71,10 +79,10 @@ unsafe impl GlobalAlloc for OneShot {
             // SAFETY: both pieces are valid for the smaller size and do not
             // overlap (the new one is not the old one, which stays allocated
             // until freed below).
-            unsafe {
-                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
+            unsafe { core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size)) };
+            // SAFETY: `ptr` is this allocator's, with `layout` (the
+            // caller's guarantee), and nothing uses it after this.
+            unsafe { self.dealloc(ptr, layout) };
         }
         moved
     }
@@ -110,15 +118,12 @@ pub unsafe extern "C" fn cabi_realloc(
             // SAFETY: `layout` has a non-zero size.
             unsafe { System.alloc(layout) }
         } else {
+            // SAFETY: `align` is a power of two (this function's contract)
+            // and `old_len` the size of a piece allocated with it.
+            let old = unsafe { Layout::from_size_align_unchecked(old_len, align) };
             // SAFETY: per this function's contract, `old_ptr` came from
             // here, so from `System`, with this alignment and `old_len`.
-            unsafe {
-                System.realloc(
-                    old_ptr,
-                    Layout::from_size_align_unchecked(old_len, align),
-                    new_len,
-                )
-            }
+            unsafe { System.realloc(old_ptr, old, new_len) }
         }
     });
     match piece {

@@ -5,7 +5,17 @@
 //! it only moves values across the component boundary, and writes warnings
 //! to stderr (where hosts log them) at the exports, in one place.
 
+// A global allocator and the canonical ABI's `cabi_realloc` are unsafe by
+// their contracts; each unsafe block in it says why it holds.
+#[allow(unsafe_code, reason = "the global allocator and cabi_realloc")]
 mod allocator;
+// wit-bindgen's generated glue reads and writes the canonical ABI's memory
+// by pointer and leaks buffers the host is to free.
+#[allow(
+    unsafe_code,
+    clippy::mem_forget,
+    reason = "wit-bindgen's generated code"
+)]
 mod bindings;
 mod convert;
 mod incoming;
@@ -23,7 +33,13 @@ use transport::WasiTransport;
 
 struct Component;
 
-bindings::export!(Component with_types_in bindings);
+// The exports are wit-bindgen's `#[export_name]` functions over the
+// canonical ABI, in a module of their own for the lint's sake.
+#[allow(unsafe_code, reason = "wit-bindgen's generated exports")]
+mod exports {
+    use super::{Component, bindings};
+    bindings::export!(Component with_types_in bindings);
+}
 
 impl Guest for Component {
     fn handler_check() -> Result<Vec<String>, wit::HandlerError> {

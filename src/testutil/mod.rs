@@ -9,11 +9,16 @@
 //! `crate::encoding`, and the kit's helpers as `super::`, which resolve to
 //! this crate and to the re-exports below here.
 
-// Not every test uses every helper of the kit's server.
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "not every test uses every helper of the kit's server"
+)]
 #[path = "../../crates/test-kit/src/ca_server.rs"]
 mod ca_server;
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "not every test uses every helper of the kit's server"
+)]
 #[path = "../../crates/test-kit/src/scripted.rs"]
 mod scripted;
 

@@ -1,6 +1,6 @@
 //! The EST endpoints over HTTPS (and optionally plain HTTP) on 127.0.0.1:
 //! starting and stopping a server ([`EstServer`]), its accept loops and
-//! connections. What a request is answered with is [`crate::route`]'s.
+//! connections. What a request is answered with is the private `route` module's.
 
 use crate::ca::Ca;
 use crate::config::{Faults, RequestRecord, ServerConfig};

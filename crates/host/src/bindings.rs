@@ -2,8 +2,10 @@
 //! from the project's WIT. WASI interfaces come from `wasmtime-wasi` and
 //! `wasmtime-wasi-http`; `wasi:config/store` is implemented by this crate.
 
-// The WIT documents every item; generated code does not carry all of it.
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "the WIT documents every item; generated code does not carry all of it"
+)]
 
 wasmtime::component::bindgen!({
     path: "../../wit",

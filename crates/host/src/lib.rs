@@ -177,6 +177,10 @@ impl Host {
     /// compile`) wrote and that nobody has changed since: wasmtime checks
     /// its version and settings, not its code, which it trusts to be the
     /// compiled component and runs as native code of this process.
+    #[allow(
+        unsafe_code,
+        reason = "wasmtime's deserialize_file runs the file as native code"
+    )]
     pub unsafe fn from_precompiled_file(path: &Path, config: EngineConfig) -> Result<Self> {
         let engine = engine(config)?;
         // SAFETY: the caller vouches for the file (this function's contract).

@@ -377,13 +377,107 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_ca_bundle_mode_gives_a_client() {
-        let (ca, _) = ca_and_server("est.test");
-        let anchors = scratch("anchors.pem", ca.pem().as_bytes());
-        for ca_bundle in ["True", "False", &anchors.display().to_string()] {
-            client_config(&basic(ca_bundle)).unwrap_or_else(|e| panic!("{ca_bundle}: {e:#}"));
+    /// A CA and the server certificate chain and key it issued for `name`.
+    fn server_identity(
+        name: &str,
+    ) -> (String, Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("CA of {name}"));
+        let ca = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let key = PrivatePkcs8KeyDer::from(key.serialize_der()).into();
+        (ca.pem(), vec![leaf.der().clone()], key)
+    }
+
+    /// A TLS handshake, in memory, between a client of `tls` that asks for
+    /// `name` and a server presenting `chain` and `key`: the client's
+    /// error, if any.
+    fn handshake(
+        tls: ClientConfig,
+        name: &str,
+        (chain, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    ) -> Result<(), rustls::Error> {
+        let server_tls = rustls::ServerConfig::builder_with_provider(crypto_provider())
+            .with_protocol_versions(PROTOCOL_VERSIONS)
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let mut server = rustls::ServerConnection::new(Arc::new(server_tls)).unwrap();
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+        // A handshake takes two round trips (TLS 1.3) or three (1.2).
+        for _ in 0..8 {
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return Ok(());
+            }
+            let mut flight = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut flight).unwrap();
+            }
+            let mut rest = flight.as_slice();
+            while !rest.is_empty() {
+                server.read_tls(&mut rest).unwrap();
+                // The client's alert, after its own error below.
+                if server.process_new_packets().is_err() {
+                    return Ok(());
+                }
+            }
+            let mut flight = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut flight).unwrap();
+            }
+            let mut rest = flight.as_slice();
+            while !rest.is_empty() {
+                client.read_tls(&mut rest).unwrap();
+                client.process_new_packets()?;
+            }
         }
+        panic!("the handshake did not end");
+    }
+
+    #[test]
+    fn each_ca_bundle_mode_trusts_what_it_says() {
+        use rustls::{CertificateError, Error::InvalidCertificate};
+        let (ca_pem, chain, key) = server_identity("est.test");
+        let ours = || (chain.clone(), key.clone_key());
+        let (_, stranger_chain, stranger_key) = server_identity("elsewhere.test");
+        let stranger = || (stranger_chain.clone(), stranger_key.clone_key());
+        let anchors = scratch("anchors.pem", ca_pem.as_bytes());
+        let client = |ca_bundle: &str| client_config(&basic(ca_bundle)).unwrap();
+        let file = anchors.display().to_string();
+
+        // A file: its anchors and no others, for the name asked.
+        assert_eq!(handshake(client(&file), "est.test", ours()), Ok(()));
+        assert_eq!(
+            handshake(client(&file), "est.test", stranger()),
+            Err(InvalidCertificate(CertificateError::UnknownIssuer))
+        );
+        assert!(
+            matches!(
+                handshake(client(&file), "other.test", ours()),
+                Err(InvalidCertificate(
+                    CertificateError::NotValidForNameContext { .. }
+                ))
+            ),
+            "a certificate for another name"
+        );
+        // True: the public roots, which know no private CA.
+        assert_eq!(
+            handshake(client("True"), "est.test", ours()),
+            Err(InvalidCertificate(CertificateError::UnknownIssuer))
+        );
+        // False: any certificate, for any name.
+        assert_eq!(handshake(client("False"), "est.test", ours()), Ok(()));
+        assert_eq!(handshake(client("False"), "est.test", stranger()), Ok(()));
     }
 
     #[test]

@@ -274,11 +274,17 @@ async fn faults_under_concurrency_each_get_their_problem_document_in_time() {
 }
 
 /// Opens a connection that sends nothing (`trickle` false) or a request
-/// head one byte every 300 ms that never ends; resolves with how long
-/// `serve` kept it open.
-async fn hostile_connection(addr: SocketAddr, trickle: bool) -> Duration {
+/// head one byte every 300 ms that never ends, counting itself in
+/// `connected` once connected; resolves with how long `serve` kept it
+/// open.
+async fn hostile_connection(
+    addr: SocketAddr,
+    trickle: bool,
+    connected: Arc<std::sync::atomic::AtomicUsize>,
+) -> Duration {
     let start = Instant::now();
     let mut tcp = TcpStream::connect(addr).await.unwrap();
+    connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let head = b"POST /enroll HTTP/1.1\r\nHost: slow\r\nX-Slow: "
         .iter()
         .chain(std::iter::repeat(&b'a'));
@@ -317,11 +323,19 @@ async fn idle_and_slowloris_connections_neither_block_nor_stay() {
     )
     .await;
     let mut hostile = Vec::new();
+    let connected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for i in 0..500 {
-        hostile.push(tokio::spawn(hostile_connection(api.addr, i % 2 == 1)));
+        let connected = Arc::clone(&connected);
+        hostile.push(tokio::spawn(hostile_connection(
+            api.addr,
+            i % 2 == 1,
+            connected,
+        )));
     }
-    // Let them all connect and start trickling.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("the 500 hostile connections are open", || {
+        connected.load(std::sync::atomic::Ordering::Relaxed) == 500
+    })
+    .await;
     let answer = http(api.addr, "POST", "/enroll", csr_pem("normal.example.test")).await;
     assert_issued(&answer, &est);
     eprintln!(
@@ -457,8 +471,16 @@ async fn over_the_connection_cap_a_connection_gets_503_then_room_again() {
         TcpStream::connect(api.addr).await.unwrap(),
         TcpStream::connect(api.addr).await.unwrap(),
     ];
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let refused = http(api.addr, "GET", "/health", "").await;
+    // Once serve has taken both from its accept queue, one more is over
+    // the cap.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        let answer = http(api.addr, "GET", "/health", "").await;
+        if answer.status != 200 || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     refused.problem(503, "overloaded");
     assert_eq!(
         refused
@@ -636,12 +658,15 @@ const SLOW_HEAD: &str = "POST /enroll HTTP/1.1\r\nHost: attacker\r\nContent-Type
 /// A client without the token that sends [`SLOW_HEAD`] and then one body
 /// byte a second; when answered (or closed) it waits that second and
 /// connects again, until `stop`; the statuses it was answered go to `seen`.
+/// It counts itself in `started` once it has sent its first head.
 async fn slow_body_client(
     addr: SocketAddr,
     start: Duration,
     stop: Instant,
     seen: Arc<std::sync::Mutex<Vec<u16>>>,
+    started: Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    let mut counted = false;
     tokio::time::sleep(start).await;
     while Instant::now() < stop {
         let Ok(mut tcp) = TcpStream::connect(addr).await else {
@@ -650,6 +675,10 @@ async fn slow_body_client(
         };
         if tcp.write_all(SLOW_HEAD.as_bytes()).await.is_err() {
             continue;
+        }
+        if !counted {
+            counted = true;
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut answer = Vec::new();
@@ -705,14 +734,18 @@ async fn slow_unauthenticated_bodies_hold_no_instance_and_enrollments_go_on() {
     let stop = Instant::now() + Duration::from_secs(60);
     // They start spread over a second, as independent clients would.
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let attackers: Vec<_> = (0..ATTACKERS)
         .map(|i| {
             let start = Duration::from_secs(1) * i as u32 / ATTACKERS as u32;
-            tokio::spawn(slow_body_client(api.addr, start, stop, Arc::clone(&seen)))
+            let (seen, started) = (Arc::clone(&seen), Arc::clone(&started));
+            tokio::spawn(slow_body_client(api.addr, start, stop, seen, started))
         })
         .collect();
-    // Let every attacker connect and start its body.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually("every attacker has sent its head", || {
+        started.load(std::sync::atomic::Ordering::Relaxed) == ATTACKERS
+    })
+    .await;
     let mut took = Vec::new();
     for i in 0..ENROLLMENTS {
         let answer = http(
@@ -869,7 +902,12 @@ async fn the_metrics_listener_caps_its_connections_and_closes_idle_ones() {
     let idle: Vec<_> = (0..IDLE)
         .map(|_| tokio::spawn(idle_connection(metrics_addr)))
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every idle connection has reached the listener once all but the 8
+    // it keeps are counted as refused.
+    eventually("the idle connections have reached the listener", || {
+        metrics_refused(&api.host.encode_metrics()) >= (IDLE - 8) as f64
+    })
+    .await;
     for i in 0..5 {
         let answer = http(
             api.addr,
@@ -905,13 +943,18 @@ async fn the_metrics_listener_caps_its_connections_and_closes_idle_ones() {
     let scrape = common::http(metrics_addr, "GET", "/metrics", None, "").await;
     assert_eq!(scrape.status, 200);
     let text = String::from_utf8(scrape.body).unwrap();
-    let refused = text
+    let refused = metrics_refused(&text);
+    assert!(refused >= (IDLE - 8) as f64, "{refused} refused\n{text}");
+    metrics_task.abort();
+}
+
+/// The metrics listener's refusals in a Prometheus text `scrape`.
+fn metrics_refused(scrape: &str) -> f64 {
+    scrape
         .lines()
         .find_map(|l| l.strip_prefix("ca_handler_refused_total{reason=\"metrics-connections\"} "))
         .and_then(|n| n.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    assert!(refused >= (IDLE - 8) as f64, "{refused} refused\n{text}");
-    metrics_task.abort();
+        .unwrap_or(0.0)
 }
 
 #[test]

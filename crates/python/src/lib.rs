@@ -10,6 +10,11 @@
 //! every operation, as acme2certifier does, compiles nothing. Calls run on
 //! the runtime with the GIL released, from as many Python threads as call.
 
+#![allow(
+    rustdoc::private_intra_doc_links,
+    reason = "an extension module has no Rust API: its docs are its maintainers'"
+)]
+
 mod errors;
 mod process;
 

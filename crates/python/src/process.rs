@@ -73,6 +73,10 @@ pub fn builds() -> (u32, u32) {
 
 /// The id of the process whose state is in use (`None` before the first
 /// `Handler`): for the tests that check that a forked child builds its own.
+#[allow(
+    unsafe_code,
+    reason = "reads the state through the atomic pointer it is published by"
+)]
 pub fn built_by() -> Option<u32> {
     let current = CURRENT.load(Ordering::Acquire);
     // SAFETY: a published state is leaked, so it lives for ever.
@@ -82,6 +86,10 @@ pub fn built_by() -> Option<u32> {
 /// This process's state, built on first use and again in a forked child.
 /// Call it without the GIL: building compiles the component (or loads it
 /// from wasmtime's disk cache).
+#[allow(
+    unsafe_code,
+    reason = "reads the state through the atomic pointer it is published by"
+)]
 pub fn current() -> Result<&'static Process> {
     let pid = std::process::id();
     loop {

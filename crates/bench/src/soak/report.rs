@@ -26,7 +26,7 @@ pub struct SoakReport {
     /// Wall time of all enrollments (warm-up included).
     pub wall: Duration,
     /// `serve`'s resident set size after each share of the enrollments
-    /// ([`SoakOptions::rss_points`]), the last after all of them.
+    /// ([`SoakOptions::rss_points`](super::SoakOptions::rss_points)), the last after all of them.
     pub rss_samples: Vec<RssSample>,
     /// The largest resident set size sampled (every 100 ms) during the run, KiB.
     pub rss_peak_kib: u64,

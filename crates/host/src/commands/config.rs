@@ -14,6 +14,10 @@ pub struct ConfigArgs {
     config: Option<PathBuf>,
     /// A setting (e.g. --set est_host=https://est.example). Prefer the
     /// *_variable keys for secrets: command lines are visible to others.
+    #[allow(
+        rustdoc::bare_urls,
+        reason = "clap shows this comment as `--set`'s help"
+    )]
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
     set: Vec<(String, String)>,
 }

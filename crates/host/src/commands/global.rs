@@ -29,6 +29,10 @@ impl Global {
     /// The component `--component` names (a `.wasm` or a precompiled
     /// artifact), or the embedded one; from wasmtime's on-disk cache unless
     /// `--no-cache`; its instance pool sized for `max_instances`.
+    #[allow(
+        unsafe_code,
+        reason = "loading a precompiled artifact is `Host::from_precompiled_file`"
+    )]
     pub fn load_host(&self, max_instances: usize) -> Result<Host> {
         let mut config = est_ca_host::engine_config(max_instances);
         let bytes = match &self.component {

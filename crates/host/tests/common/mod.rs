@@ -2,8 +2,10 @@
 //! once per test binary, and the component's HTTP API served by the host in
 //! front of a local EST server.
 
-// Each test binary uses its own part of this module.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own part of this module"
+)]
 
 pub mod python;
 pub mod tools;
