@@ -34,19 +34,54 @@ pub fn run(args: &Args) -> Result<()> {
             table = report.markdown(),
         );
         let old = std::fs::read_to_string(path).unwrap_or_default();
-        let before = match old.find(SOAK_HEADING) {
-            Some(at) => old[..at].trim_end().to_owned(),
-            None => old.trim_end().to_owned(),
-        };
-        let text = if before.is_empty() {
-            section
-        } else {
-            format!("{before}\n\n{section}")
-        };
-        std::fs::write(path, text)?;
+        std::fs::write(path, replace_soak(&old, &section))?;
     }
     if report.failures > 0 {
         bail!("{} of {} enrollments failed", report.failures, report.total);
     }
     Ok(())
+}
+
+/// `old` (a `--markdown` file) with `section` in place of its soak
+/// section, or with `section` appended when it has none; the sections
+/// before and after the soak's stay as they are.
+fn replace_soak(old: &str, section: &str) -> String {
+    let Some(at) = old.find(SOAK_HEADING) else {
+        let before = old.trim_end();
+        return if before.is_empty() {
+            section.to_owned()
+        } else {
+            format!("{before}\n\n{section}")
+        };
+    };
+    let before = old[..at].trim_end();
+    let after = old[at + SOAK_HEADING.len()..]
+        .find("\n## ")
+        .map(|end| &old[at + SOAK_HEADING.len() + end + 1..]);
+    let mut text = if before.is_empty() {
+        section.to_owned()
+    } else {
+        format!("{before}\n\n{section}")
+    };
+    if let Some(after) = after {
+        text = format!("{}\n\n{after}", text.trim_end());
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_soak;
+
+    #[test]
+    fn the_soak_section_is_replaced_and_the_others_kept() {
+        let old = "# B\n\n## Targets\nt\n\n## Soak\nold soak\n\n## Build profile choices\nkept\n";
+        let new = replace_soak(old, "## Soak\n\nnew soak\n");
+        assert_eq!(
+            new,
+            "# B\n\n## Targets\nt\n\n## Soak\n\nnew soak\n\n## Build profile choices\nkept\n"
+        );
+        assert_eq!(replace_soak("", "## Soak\nx\n"), "## Soak\nx\n");
+        assert_eq!(replace_soak("# B\n", "## Soak\nx\n"), "# B\n\n## Soak\nx\n");
+    }
 }
