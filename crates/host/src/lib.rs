@@ -438,8 +438,7 @@ impl Host {
 /// `max_instances` instances at once. Give a host built with it limits
 /// ([`Host::with_limits`]) of at most that many instances: the pool
 /// refuses more. (`est-bench --ab-pooling` measures it against wasmtime's
-/// default on-demand allocator: with memory reset by page scan, the on-demand
-/// median enrollment took 1.203x the pooled one, 1500 enrollments each.)
+/// default on-demand allocator; BENCHMARKS.md has the figures.)
 pub fn engine_config(max_instances: usize) -> EngineConfig {
     let mut config = EngineConfig::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
