@@ -3,7 +3,7 @@
 
 use crate::fixtures::{API_TOKEN, CSR, EST_PASSWORD, Settings};
 use crate::script::{Scripted, est_server};
-use crate::{Input, answer_bytes, assert_clean, find};
+use crate::support::{Input, answer_bytes, assert_clean, find};
 use base64::Engine;
 use der::Decode;
 use est_ca_handler::api::{self, ApiRequest, ApiResponse, Route};

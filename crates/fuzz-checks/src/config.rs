@@ -2,7 +2,7 @@
 //! arbitrary key/value sets and environments.
 
 use crate::fixtures::{CSR, Settings};
-use crate::{Input, assert_clean, assert_hidden, find};
+use crate::support::{Input, assert_clean, assert_hidden, find};
 use est_ca_handler::config::{ApiAccess, Auth, Config, Scheme, keys, parse_bool};
 use est_ca_handler::error::HandlerError;
 use est_ca_handler::est::EstRequest;

@@ -1,6 +1,6 @@
 //! The CSR reader ([`Csr::parse`]) and the names it extracts.
 
-use crate::assert_clean;
+use crate::support::assert_clean;
 use base64::Engine;
 use der::Decode;
 use est_ca_handler::encoding;

@@ -4,7 +4,7 @@
 
 use crate::fixtures::{CSR, EST_PASSWORD, Settings};
 use crate::script::{Scripted, est_server};
-use crate::{Input, answer_bytes, assert_certificates_from, assert_clean, assert_hidden};
+use crate::support::{Input, answer_bytes, assert_certificates_from, assert_clean, assert_hidden};
 use est_ca_handler::config::Config;
 use est_ca_handler::error::HandlerError;
 use est_ca_handler::est::answer::{

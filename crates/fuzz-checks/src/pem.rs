@@ -1,6 +1,6 @@
 //! The PEM and base64 decoders ([`decode_pem`], [`decode_base64`]).
 
-use crate::assert_clean;
+use crate::support::assert_clean;
 use est_ca_handler::encoding::{self, decode_base64, decode_pem};
 use est_ca_handler::text::SafeText;
 

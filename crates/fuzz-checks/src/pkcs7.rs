@@ -1,7 +1,7 @@
 //! The certs-only PKCS#7 reader ([`decode_certs_only`]), as the EST server's
 //! `/cacerts` and `/simpleenroll` answers reach it.
 
-use crate::{answer_bytes, assert_certificates_from, assert_clean};
+use crate::support::{answer_bytes, assert_certificates_from, assert_clean};
 use est_ca_handler::encoding;
 use est_ca_handler::est::pkcs7::{Pkcs7Error, ReceivedCertificate, decode_certs_only};
 

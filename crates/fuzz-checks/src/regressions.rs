@@ -8,7 +8,7 @@ use est_ca_handler::est::{Endpoint, interpret};
 use est_ca_handler::transport::TransportError;
 
 fn assert_clean(text: &str, max: usize) {
-    crate::assert_clean("the error", text, max);
+    crate::support::assert_clean("the error", text, max);
 }
 
 /// The environment variable a `*_variable` key names is the operator's
