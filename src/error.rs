@@ -1,6 +1,7 @@
 //! The handler's typed errors, mirroring the WIT `handler-error` variant.
 
 use crate::text::Redactions;
+use crate::x509::csr::CsrError;
 use core::fmt;
 
 /// An answer from the CA that carried an HTTP status.
@@ -84,8 +85,9 @@ impl TransportFailure {
 pub enum HandlerError {
     /// Missing, invalid or conflicting configuration.
     Config(String),
-    /// The CSR is not a well-formed PKCS#10 request.
-    BadCsr(String),
+    /// The CSR is not a well-formed PKCS#10 request (or not the one a
+    /// poll identifier belongs to).
+    BadCsr(CsrError),
     /// The CA refused the credentials (HTTP 401 or 403).
     Unauthorized(HttpFailure),
     /// The CA rejected the request (other HTTP 4xx).
@@ -104,7 +106,9 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
-    /// The same error with `note` appended to its detail.
+    /// The same error with `note` appended to its detail. A CSR error,
+    /// which comes before anything is sent to the CA, has no detail to
+    /// take one and is returned as it is.
     pub fn with_note(self, note: &str) -> Self {
         self.map_detail(|detail| detail + note)
     }
@@ -114,6 +118,9 @@ impl HandlerError {
     pub fn redacted(self, secrets: &Redactions) -> Self {
         if secrets.is_empty() {
             return self;
+        }
+        if let Self::BadCsr(e) = self {
+            return Self::BadCsr(e.redacted(secrets));
         }
         self.map_detail(|detail| match secrets.apply(&detail) {
             std::borrow::Cow::Borrowed(_) => detail,
@@ -129,7 +136,7 @@ impl HandlerError {
         };
         match self {
             Self::Config(d) => Self::Config(change(d)),
-            Self::BadCsr(d) => Self::BadCsr(change(d)),
+            Self::BadCsr(e) => Self::BadCsr(e),
             Self::Unauthorized(f) => Self::Unauthorized(http(f)),
             Self::Rejected(f) => Self::Rejected(http(f)),
             Self::ServerError(f) => Self::ServerError(http(f)),
@@ -163,7 +170,7 @@ impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(d) => write!(f, "configuration error: {d}"),
-            Self::BadCsr(d) => write!(f, "bad CSR: {d}"),
+            Self::BadCsr(e) => write!(f, "bad CSR: {e}"),
             Self::Unauthorized(h) => write!(f, "unauthorized (HTTP {}): {}", h.status, h.detail),
             Self::Rejected(h) => write!(f, "rejected by the CA (HTTP {}): {}", h.status, h.detail),
             Self::ServerError(h) => write!(f, "CA server error (HTTP {}): {}", h.status, h.detail),

@@ -187,6 +187,15 @@ impl SafeText {
         Self(out.trim().to_owned())
     }
 
+    /// This text with the handler's secrets taken out (see
+    /// [`Redactions`]): for a text made before they were known.
+    pub fn without_secrets(self, secrets: &Redactions) -> Self {
+        match secrets.apply(&self.0) {
+            Cow::Borrowed(_) => self,
+            Cow::Owned(clean) => Self(clean),
+        }
+    }
+
     /// Bytes that should be text (invalid UTF-8 becomes U+FFFD), cleaned
     /// and cut to at most `max` characters.
     pub fn lossy(bytes: &[u8], max: usize) -> Self {

@@ -74,9 +74,13 @@ pub(crate) fn handler_problem_as(
 ) -> ApiResponse {
     let mut kind = error.kind();
     let mut cause = None;
+    let csr_detail;
     let (status, title, est_status, detail) = match error {
         HandlerError::Config(d) => (500, "Handler configuration error", None, d),
-        HandlerError::BadCsr(d) => (400, "Bad CSR", None, d),
+        HandlerError::BadCsr(e) => {
+            csr_detail = e.to_string();
+            (400, "Bad CSR", None, &csr_detail)
+        }
         HandlerError::Unauthorized(f) => (
             502,
             "The EST server refused the handler's credentials",

@@ -18,7 +18,7 @@ impl From<HandlerError> for wit::HandlerError {
     fn from(e: HandlerError) -> Self {
         match e {
             HandlerError::Config(d) => Self::Config(d),
-            HandlerError::BadCsr(d) => Self::BadCsr(d),
+            HandlerError::BadCsr(e) => Self::BadCsr(e.to_string()),
             HandlerError::Unauthorized(f) => Self::Unauthorized(f.into()),
             HandlerError::Rejected(f) => Self::Rejected(f.into()),
             HandlerError::ServerError(f) => Self::ServerError(f.into()),

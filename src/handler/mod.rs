@@ -8,7 +8,7 @@ use crate::est::pkcs7::ReceivedCertificate;
 use crate::est::{self, Answer, Endpoint, EstRequest};
 use crate::transport::{Limits, Transport};
 use crate::x509::chain::issuer_chain;
-use crate::x509::csr::{Csr, same_public_key};
+use crate::x509::csr::{Csr, CsrError, same_public_key};
 use crate::x509::names::{self, Names};
 use std::time::{Duration, Instant};
 use x509_cert::Certificate;
@@ -82,11 +82,10 @@ pub fn poll(
 ) -> Result<PollResult, HandlerError> {
     let csr = Csr::parse(csr_text)?;
     if poll_identifier.trim() != csr.fingerprint() {
-        return Err(HandlerError::BadCsr(format!(
-            "the poll identifier \"{}\" does not belong to this CSR (its identifier is {})",
-            crate::text::SafeText::new(poll_identifier, 80),
-            csr.fingerprint()
-        )));
+        return Err(HandlerError::BadCsr(CsrError::PollIdentifier {
+            given: crate::text::SafeText::new(poll_identifier, 80),
+            expected: csr.fingerprint(),
+        }));
     }
     match submit_redacted(config, transport, &csr) {
         Ok(Enrollment::Issued(cert)) => Ok(PollResult::Issued(cert)),
