@@ -3,7 +3,6 @@
 //! re-encoded for the EST `/simpleenroll` body.
 
 use crate::encoding::{self, DecodeError};
-use crate::error::HandlerError;
 use crate::text::{Redactions, SafeText};
 use crate::x509::names::{EXTENSION_REQUEST, Names, NamesError};
 use crate::x509::tlv::{Fields, context};
@@ -57,16 +56,11 @@ pub enum CsrError {
 }
 
 impl CsrError {
-    /// The same error with the handler's own secrets taken out of the
-    /// outside text it holds (see [`Redactions`]).
-    pub fn redacted(self, secrets: &Redactions) -> Self {
-        match self {
-            Self::PemLabel(label) => Self::PemLabel(label.without_secrets(secrets)),
-            Self::PollIdentifier { given, expected } => Self::PollIdentifier {
-                given: given.without_secrets(secrets),
-                expected,
-            },
-            other => other,
+    /// Takes the handler's own secrets out of the outside text it holds
+    /// (see [`Redactions`]).
+    pub fn redact(&mut self, secrets: &Redactions) {
+        if let Self::PemLabel(text) | Self::PollIdentifier { given: text, .. } = self {
+            text.redact(secrets);
         }
     }
 }
@@ -94,12 +88,6 @@ impl core::fmt::Display for CsrError {
                 "the poll identifier \"{given}\" does not belong to this CSR (its identifier is {expected})"
             ),
         }
-    }
-}
-
-impl From<CsrError> for HandlerError {
-    fn from(error: CsrError) -> Self {
-        Self::BadCsr(error)
     }
 }
 
@@ -264,6 +252,7 @@ pub fn same_public_key(a: &SubjectPublicKeyInfoOwned, b: &SubjectPublicKeyInfoOw
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HandlerError;
     use crate::testutil::{b64, b64url, make_csr};
     use der::Decode;
 
@@ -402,7 +391,7 @@ mod tests {
         };
         assert_eq!(
             HandlerError::from(given).redacted(&secrets),
-            HandlerError::BadCsr(CsrError::PollIdentifier {
+            HandlerError::from(CsrError::PollIdentifier {
                 given: SafeText::new("sha256:[redacted]", 80),
                 expected: "sha256:ab".into(),
             })
@@ -410,7 +399,7 @@ mod tests {
         let label = crate::encoding::pem("hunter22", VECTOR);
         assert_eq!(
             HandlerError::from(bad_csr(&label)).redacted(&secrets),
-            HandlerError::BadCsr(CsrError::PemLabel(SafeText::new("[redacted]", 40)))
+            HandlerError::from(CsrError::PemLabel(SafeText::new("[redacted]", 40)))
         );
     }
 
