@@ -1,6 +1,8 @@
 //! The handler's typed errors, mirroring the WIT `handler-error` variant.
 
+use crate::est::answer::AnswerError;
 use crate::text::Redactions;
+use crate::x509::csr::CsrError;
 use core::fmt;
 
 /// An answer from the CA that carried an HTTP status.
@@ -79,13 +81,49 @@ impl TransportFailure {
     }
 }
 
+/// A certificate the CA issued that the handler could not return as a
+/// result: the error that kept it from being returned carries it, so that
+/// it is not lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreturnedCertificate {
+    /// Its serial number, as printed in messages.
+    pub serial: String,
+    /// Its subject, as an RFC 4514 string.
+    pub subject: String,
+    /// Its DER, as base64 on one line.
+    pub base64: String,
+}
+
+impl UnreturnedCertificate {
+    /// Takes the handler's own secrets out of its words (a subject can
+    /// echo them).
+    pub fn redact(&mut self, secrets: &Redactions) {
+        for words in [&mut self.serial, &mut self.subject, &mut self.base64] {
+            secrets.apply_to(words);
+        }
+    }
+}
+
+/// Its PEM is on one line, as error texts are (a reader that needs its
+/// line breaks back gets them with `fold -w 64`).
+impl fmt::Display for UnreturnedCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the CA issued certificate serial {} for \"{}\", which could not be returned as a result; its PEM: -----BEGIN CERTIFICATE----- {} -----END CERTIFICATE-----",
+            self.serial, self.subject, self.base64
+        )
+    }
+}
+
 /// Why a handler call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerError {
     /// Missing, invalid or conflicting configuration.
     Config(String),
-    /// The CSR is not a well-formed PKCS#10 request.
-    BadCsr(String),
+    /// The CSR is not a well-formed PKCS#10 request (or not the one a
+    /// poll identifier belongs to).
+    BadCsr(Box<CsrError>),
     /// The CA refused the credentials (HTTP 401 or 403).
     Unauthorized(HttpFailure),
     /// The CA rejected the request (other HTTP 4xx).
@@ -96,7 +134,7 @@ pub enum HandlerError {
     /// no answer within the configured time.
     Transport(TransportFailure),
     /// An answer that could not be understood.
-    MalformedAnswer(String),
+    MalformedAnswer(Box<AnswerError>),
     /// An issued certificate that does not match the request.
     CertificateMismatch(String),
     /// An operation this handler does not offer.
@@ -104,42 +142,50 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
-    /// The same error with `note` appended to its detail.
-    pub fn with_note(self, note: &str) -> Self {
-        self.map_detail(|detail| detail + note)
+    /// The same error, saying that `certificate` was issued although it
+    /// could not be returned. A CSR error comes before anything is sent
+    /// to the CA, so no certificate follows it: it is returned as it is.
+    pub fn with_unreturned(self, certificate: UnreturnedCertificate) -> Self {
+        match self {
+            Self::MalformedAnswer(cause) => AnswerError::Unreturned {
+                cause,
+                certificate: Box::new(certificate),
+            }
+            .into(),
+            mut other => {
+                if let Some(detail) = other.detail_mut() {
+                    *detail = format!("{detail} ({certificate})");
+                }
+                other
+            }
+        }
     }
 
-    /// The same error with the handler's own secrets taken out of its
-    /// detail (see [`Redactions`]).
-    pub fn redacted(self, secrets: &Redactions) -> Self {
+    /// The same error with the handler's own secrets taken out of the
+    /// outside text it holds (see [`Redactions`]).
+    pub fn redacted(mut self, secrets: &Redactions) -> Self {
         if secrets.is_empty() {
             return self;
         }
-        self.map_detail(|detail| match secrets.apply(&detail) {
-            std::borrow::Cow::Borrowed(_) => detail,
-            std::borrow::Cow::Owned(clean) => clean,
-        })
+        match &mut self {
+            Self::BadCsr(e) => e.redact(secrets),
+            Self::MalformedAnswer(e) => e.redact(secrets),
+            other => {
+                if let Some(detail) = other.detail_mut() {
+                    secrets.apply_to(detail);
+                }
+            }
+        }
+        self
     }
 
-    /// The same error with `change` applied to its detail.
-    fn map_detail(self, change: impl Fn(String) -> String) -> Self {
-        let http = |failure: HttpFailure| HttpFailure {
-            detail: change(failure.detail),
-            ..failure
-        };
+    /// The detail of a variant that holds it as words.
+    fn detail_mut(&mut self) -> Option<&mut String> {
         match self {
-            Self::Config(d) => Self::Config(change(d)),
-            Self::BadCsr(d) => Self::BadCsr(change(d)),
-            Self::Unauthorized(f) => Self::Unauthorized(http(f)),
-            Self::Rejected(f) => Self::Rejected(http(f)),
-            Self::ServerError(f) => Self::ServerError(http(f)),
-            Self::Transport(f) => Self::Transport(TransportFailure {
-                detail: change(f.detail),
-                ..f
-            }),
-            Self::MalformedAnswer(d) => Self::MalformedAnswer(change(d)),
-            Self::CertificateMismatch(d) => Self::CertificateMismatch(change(d)),
-            Self::NotSupported(d) => Self::NotSupported(change(d)),
+            Self::Config(d) | Self::CertificateMismatch(d) | Self::NotSupported(d) => Some(d),
+            Self::Unauthorized(f) | Self::Rejected(f) | Self::ServerError(f) => Some(&mut f.detail),
+            Self::Transport(f) => Some(&mut f.detail),
+            Self::BadCsr(_) | Self::MalformedAnswer(_) => None,
         }
     }
 
@@ -163,7 +209,7 @@ impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(d) => write!(f, "configuration error: {d}"),
-            Self::BadCsr(d) => write!(f, "bad CSR: {d}"),
+            Self::BadCsr(e) => write!(f, "bad CSR: {e}"),
             Self::Unauthorized(h) => write!(f, "unauthorized (HTTP {}): {}", h.status, h.detail),
             Self::Rejected(h) => write!(f, "rejected by the CA (HTTP {}): {}", h.status, h.detail),
             Self::ServerError(h) => write!(f, "CA server error (HTTP {}): {}", h.status, h.detail),
@@ -171,7 +217,7 @@ impl fmt::Display for HandlerError {
                 write!(f, "timeout: {}", t.detail)
             }
             Self::Transport(t) => write!(f, "transport error ({}): {}", t.cause, t.detail),
-            Self::MalformedAnswer(d) => write!(f, "malformed answer from the CA: {d}"),
+            Self::MalformedAnswer(e) => write!(f, "malformed answer from the CA: {e}"),
             Self::CertificateMismatch(d) => {
                 write!(f, "issued certificate does not match the request: {d}")
             }
@@ -181,6 +227,24 @@ impl fmt::Display for HandlerError {
 }
 
 impl std::error::Error for HandlerError {}
+
+/// `shown`'s words: one copy of the formatting for every typed cause.
+#[inline(never)]
+pub(crate) fn words(shown: &dyn fmt::Display) -> String {
+    shown.to_string()
+}
+
+impl From<CsrError> for HandlerError {
+    fn from(error: CsrError) -> Self {
+        Self::BadCsr(Box::new(error))
+    }
+}
+
+impl From<AnswerError> for HandlerError {
+    fn from(error: AnswerError) -> Self {
+        Self::MalformedAnswer(Box::new(error))
+    }
+}
 
 /// acme2certifier's answer to a revocation request it cannot serve.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,6 +117,13 @@ impl Redactions {
         Cow::Owned(out)
     }
 
+    /// [`Self::apply`] to `text` in place.
+    pub fn apply_to(&self, text: &mut String) {
+        if let Cow::Owned(clean) = self.apply(text) {
+            *text = clean;
+        }
+    }
+
     /// The longest a text's end may be the beginning of a secret: the
     /// number of bytes of `text`'s end that are a proper beginning of one.
     fn partial_at_end(&self, text: &str) -> usize {
@@ -187,6 +194,12 @@ impl SafeText {
             out.push('…');
         }
         Self(out.trim().to_owned())
+    }
+
+    /// Takes the handler's secrets out of this text (see [`Redactions`]):
+    /// for a text made before they were known.
+    pub fn redact(&mut self, secrets: &Redactions) {
+        secrets.apply_to(&mut self.0);
     }
 
     /// Bytes that should be text (invalid UTF-8 becomes U+FFFD), cleaned

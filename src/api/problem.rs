@@ -2,7 +2,7 @@
 //! handler's typed failures mapped to HTTP statuses.
 
 use super::message::{ApiResponse, MAX_REQUEST_BODY};
-use crate::error::{HandlerError, TransportCause};
+use crate::error::{HandlerError, TransportCause, words};
 use serde::Serialize;
 
 /// An RFC 9457 problem document.
@@ -74,9 +74,13 @@ pub(crate) fn handler_problem_as(
 ) -> ApiResponse {
     let mut kind = error.kind();
     let mut cause = None;
+    let shown;
     let (status, title, est_status, detail) = match error {
         HandlerError::Config(d) => (500, "Handler configuration error", None, d),
-        HandlerError::BadCsr(d) => (400, "Bad CSR", None, d),
+        HandlerError::BadCsr(e) => {
+            shown = words(e);
+            (400, "Bad CSR", None, &shown)
+        }
         HandlerError::Unauthorized(f) => (
             502,
             "The EST server refused the handler's credentials",
@@ -104,7 +108,10 @@ pub(crate) fn handler_problem_as(
             cause = Some(f.cause);
             (502, "The EST server could not be reached", None, &f.detail)
         }
-        HandlerError::MalformedAnswer(d) => (502, "The EST server's answer is unusable", None, d),
+        HandlerError::MalformedAnswer(e) => {
+            shown = words(e);
+            (502, "The EST server's answer is unusable", None, &shown)
+        }
         HandlerError::CertificateMismatch(d) => (
             502,
             "The issued certificate does not match the request",

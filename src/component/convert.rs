@@ -2,7 +2,7 @@
 //! logs or decides.
 
 use super::wit;
-use crate::error::{HandlerError, HttpFailure, TransportCause, TransportFailure};
+use crate::error::{HandlerError, HttpFailure, TransportCause, TransportFailure, words};
 use crate::handler::{IssuedCertificate, Pending};
 
 impl From<HttpFailure> for wit::HttpFailure {
@@ -18,12 +18,12 @@ impl From<HandlerError> for wit::HandlerError {
     fn from(e: HandlerError) -> Self {
         match e {
             HandlerError::Config(d) => Self::Config(d),
-            HandlerError::BadCsr(d) => Self::BadCsr(d),
+            HandlerError::BadCsr(e) => Self::BadCsr(words(&e)),
             HandlerError::Unauthorized(f) => Self::Unauthorized(f.into()),
             HandlerError::Rejected(f) => Self::Rejected(f.into()),
             HandlerError::ServerError(f) => Self::ServerError(f.into()),
             HandlerError::Transport(f) => Self::Transport(f.into()),
-            HandlerError::MalformedAnswer(d) => Self::MalformedAnswer(d),
+            HandlerError::MalformedAnswer(e) => Self::MalformedAnswer(words(&e)),
             HandlerError::CertificateMismatch(d) => Self::CertificateMismatch(d),
             HandlerError::NotSupported(d) => Self::NotSupported(d),
         }

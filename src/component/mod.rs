@@ -103,7 +103,12 @@ fn loaded_config() -> &'static Result<Config, HandlerError> {
 
 /// The configuration, or its error, for an operation.
 fn config() -> Result<&'static Config, HandlerError> {
-    loaded_config().as_ref().map_err(Clone::clone)
+    // Configuration errors are `Config`'s only: copying just that variant
+    // keeps the clone of every other kind of error out of the component.
+    loaded_config().as_ref().map_err(|error| match error {
+        HandlerError::Config(why) => HandlerError::Config(why.clone()),
+        other => HandlerError::Config(other.to_string()),
+    })
 }
 
 /// The configuration for an operation; its warnings go to stderr on every call.

@@ -2,11 +2,14 @@
 //! PKCS#7, a pending enrollment, or a typed error that keeps the server's
 //! own (sanitised) words.
 
-use super::pkcs7::{self, ReceivedCertificate};
+use super::pkcs7::{self, Pkcs7Error, ReceivedCertificate};
 use super::request::Endpoint;
-use crate::error::{HandlerError, HttpFailure, TransportFailure};
+use crate::encoding::DecodeError;
+use crate::error::{HandlerError, HttpFailure, TransportFailure, UnreturnedCertificate};
 use crate::text::{Redactions, SafeText};
 use crate::transport::{Response, TransportError};
+use crate::x509::names::NamesError;
+use core::fmt;
 
 /// The delay assumed when a 202 answer has no usable `Retry-After`.
 pub const DEFAULT_RETRY_AFTER_SECS: u32 = 60;
@@ -16,6 +19,110 @@ pub const MIN_RETRY_AFTER_SECS: u32 = 1;
 pub const MAX_RETRY_AFTER_SECS: u32 = 86_400;
 /// The longest server text kept in an error message, in characters.
 pub const MAX_DETAIL: usize = 512;
+
+/// Why an EST server's answer could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerError {
+    /// The answer's body was larger than the transport's limit.
+    TooLarge {
+        /// Where the request went.
+        endpoint: Endpoint,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// HTTP 200 with a Content-Type that is not PKCS#7.
+    ContentType {
+        /// Where the request went.
+        endpoint: Endpoint,
+        /// The Content-Type as sent (cleaned and without the handler's
+        /// secrets: it comes from the server).
+        content_type: SafeText,
+    },
+    /// HTTP 200 whose body is not a usable certs-only PKCS#7.
+    Pkcs7 {
+        /// Where the request went.
+        endpoint: Endpoint,
+        /// What is wrong with the body.
+        error: Pkcs7Error,
+    },
+    /// `/cacerts` answered that its answer is pending.
+    PendingCaCerts,
+    /// The names of the certificate `/simpleenroll` issued cannot be read.
+    IssuedNames(NamesError),
+    /// None of the CA certificates from `/cacerts` issued the certificate.
+    NoIssuer {
+        /// How many CA certificates `/cacerts` returned.
+        ca_certificates: usize,
+        /// The issued certificate's issuer, as an RFC 4514 string.
+        issuer: String,
+    },
+    /// A certificate was issued, but `cause` kept it from being returned.
+    Unreturned {
+        /// Why the certificate could not be returned.
+        cause: Box<AnswerError>,
+        /// The certificate, so that it is not lost.
+        certificate: Box<UnreturnedCertificate>,
+    },
+}
+
+impl AnswerError {
+    /// Takes the handler's own secrets out of the outside text it holds
+    /// (see [`Redactions`]).
+    pub fn redact(&mut self, secrets: &Redactions) {
+        match self {
+            Self::ContentType { content_type, .. } => content_type.redact(secrets),
+            Self::Pkcs7 {
+                error:
+                    Pkcs7Error::PemLabel(label)
+                    | Pkcs7Error::Encoding(DecodeError::UnterminatedPem(label)),
+                ..
+            } => label.redact(secrets),
+            Self::NoIssuer { issuer, .. } => secrets.apply_to(issuer),
+            Self::Unreturned { cause, certificate } => {
+                cause.redact(secrets);
+                certificate.redact(secrets);
+            }
+            Self::TooLarge { .. }
+            | Self::Pkcs7 { .. }
+            | Self::PendingCaCerts
+            | Self::IssuedNames(_) => {}
+        }
+    }
+}
+
+impl fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { endpoint, limit } => write!(
+                f,
+                "/{}: the answer is larger than {limit} bytes",
+                endpoint.name()
+            ),
+            Self::ContentType {
+                endpoint,
+                content_type,
+            } => write!(
+                f,
+                "/{}: HTTP 200 with Content-Type \"{content_type}\", not application/pkcs7-mime",
+                endpoint.name()
+            ),
+            Self::Pkcs7 { endpoint, error } => write!(f, "/{}: {error}", endpoint.name()),
+            Self::PendingCaCerts => f.write_str("/cacerts: unexpected pending answer"),
+            Self::IssuedNames(why) => write!(
+                f,
+                "/simpleenroll: the issued certificate's names cannot be read: {why}"
+            ),
+            Self::NoIssuer {
+                ca_certificates,
+                issuer,
+            } => write!(
+                f,
+                "none of the {ca_certificates} CA certificate(s) from /cacerts is the issuer \"{issuer}\""
+            ),
+            Self::Unreturned { cause, certificate } => write!(f, "{cause} ({certificate})"),
+        }
+    }
+}
 
 /// What a successful EST answer carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +153,7 @@ pub fn interpret(
             ),
             ..failure
         }),
-        TransportError::BodyTooLarge { limit } => {
-            HandlerError::MalformedAnswer(format!("/{op}: the answer is larger than {limit} bytes"))
-        }
+        TransportError::BodyTooLarge { limit } => AnswerError::TooLarge { endpoint, limit }.into(),
     })?;
     let status = response.status;
     let failure = |what: &str| HttpFailure {
@@ -60,14 +165,15 @@ pub fn interpret(
             if let Some(content_type) = response.header("content-type")
                 && !acceptable_content_type(content_type)
             {
-                return Err(HandlerError::MalformedAnswer(format!(
-                    "/{op}: HTTP 200 with Content-Type \"{}\", not application/pkcs7-mime",
-                    SafeText::redacted(content_type, 100, secrets)
-                )));
+                return Err(AnswerError::ContentType {
+                    endpoint,
+                    content_type: SafeText::redacted(content_type, 100, secrets),
+                }
+                .into());
             }
             pkcs7::decode_certs_only(&response.body)
                 .map(Answer::Certificates)
-                .map_err(|e| HandlerError::MalformedAnswer(format!("/{op}: {e}")))
+                .map_err(|error| AnswerError::Pkcs7 { endpoint, error }.into())
         }
         202 if endpoint == Endpoint::SimpleEnroll => Ok(Answer::Pending {
             retry_after_secs: retry_after(response.header("retry-after")),

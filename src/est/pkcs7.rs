@@ -9,7 +9,8 @@
 //! certs-only message signs nothing); each keeps the exact DER the server
 //! sent, so handing it on never re-encodes it.
 
-use crate::encoding;
+use crate::encoding::{self, DecodeError};
+use crate::text::SafeText;
 use cms::content_info::ContentInfo;
 use der::asn1::{AnyRef, ContextSpecific};
 use der::oid::ObjectIdentifier;
@@ -28,26 +29,46 @@ pub enum Pkcs7Error {
     /// The body is empty.
     Empty,
     /// The text could not be decoded to bytes (bad base64 or PEM armour).
-    Encoding(String),
-    /// The bytes are not a CMS ContentInfo / SignedData.
-    Structure(String),
+    Encoding(DecodeError),
+    /// A PEM block with another label than `PKCS7` or `CMS` (the label as
+    /// found, cleaned: it comes from outside).
+    PemLabel(SafeText),
+    /// Text that starts like PEM but holds no PEM block.
+    NoPemBlock,
+    /// The bytes are not a CMS ContentInfo / SignedData, or a certificate
+    /// in it is not one.
+    Der(der::Error),
     /// A ContentInfo of another type than signed-data.
-    NotSignedData(String),
+    NotSignedData(ObjectIdentifier),
     /// A well-formed SignedData without any X.509 certificate.
     NoCertificates,
 }
 
 impl core::fmt::Display for Pkcs7Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const NOT_ENCODED: &str = "the body is not base64, DER or PEM PKCS#7";
         match self {
             Self::Empty => f.write_str("the body is empty"),
-            Self::Encoding(why) => write!(f, "the body is not base64, DER or PEM PKCS#7: {why}"),
-            Self::Structure(why) => write!(f, "the body is not a PKCS#7 SignedData: {why}"),
+            Self::Encoding(why) => write!(f, "{NOT_ENCODED}: {why}"),
+            Self::PemLabel(label) => {
+                write!(
+                    f,
+                    "{NOT_ENCODED}: a PEM block labelled \"{label}\" instead of PKCS7"
+                )
+            }
+            Self::NoPemBlock => write!(f, "{NOT_ENCODED}: no PEM block"),
+            Self::Der(why) => write!(f, "the body is not a PKCS#7 SignedData: {why}"),
             Self::NotSignedData(oid) => {
                 write!(f, "the PKCS#7 content type is {oid}, not signed-data")
             }
             Self::NoCertificates => f.write_str("the PKCS#7 SignedData holds no certificate"),
         }
+    }
+}
+
+impl From<der::Error> for Pkcs7Error {
+    fn from(error: der::Error) -> Self {
+        Self::Der(error)
     }
 }
 
@@ -103,17 +124,12 @@ pub fn decode_certs_only(body: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7E
     let der = if trimmed.starts_with(b"-----BEGIN") {
         match encoding::decode_pem(trimmed) {
             Ok(Some((label, der))) if label == "PKCS7" || label == "CMS" => der,
-            Ok(Some((label, _))) => {
-                return Err(Pkcs7Error::Encoding(format!(
-                    "a PEM block labelled \"{}\" instead of PKCS7",
-                    crate::text::SafeText::new(&label, 40)
-                )));
-            }
-            Ok(None) => return Err(Pkcs7Error::Encoding("no PEM block".into())),
-            Err(e) => return Err(Pkcs7Error::Encoding(e.to_string())),
+            Ok(Some((label, _))) => return Err(Pkcs7Error::PemLabel(SafeText::new(&label, 40))),
+            Ok(None) => return Err(Pkcs7Error::NoPemBlock),
+            Err(e) => return Err(Pkcs7Error::Encoding(e)),
         }
     } else if encoding::is_base64_text(trimmed) {
-        encoding::decode_base64(trimmed).map_err(|e| Pkcs7Error::Encoding(e.to_string()))?
+        encoding::decode_base64(trimmed).map_err(Pkcs7Error::Encoding)?
     } else {
         trimmed.to_vec()
     };
@@ -121,24 +137,18 @@ pub fn decode_certs_only(body: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7E
 }
 
 fn certificates_from_der(der: &[u8]) -> Result<Vec<ReceivedCertificate>, Pkcs7Error> {
-    let structure = |e: der::Error| Pkcs7Error::Structure(e.to_string());
-    let mut reader =
-        SliceReader::new_with_encoding_rules(der, EncodingRules::Ber).map_err(structure)?;
-    let info = ContentInfo::decode(&mut reader).map_err(structure)?;
-    reader.finish().map_err(structure)?;
+    let mut reader = SliceReader::new_with_encoding_rules(der, EncodingRules::Ber)?;
+    let info = ContentInfo::decode(&mut reader)?;
+    reader.finish()?;
     if info.content_type != ID_SIGNED_DATA {
-        return Err(Pkcs7Error::NotSignedData(info.content_type.to_string()));
+        return Err(Pkcs7Error::NotSignedData(info.content_type));
     }
-    let signed: SignedDataCertificates = info
-        .content
-        .decode_as_encoding(EncodingRules::Ber)
-        .map_err(structure)?;
+    let signed: SignedDataCertificates = info.content.decode_as_encoding(EncodingRules::Ber)?;
     let certs = signed
         .0
         .into_iter()
         .map(ReceivedCertificate::from_der)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(structure)?;
+        .collect::<Result<Vec<_>, _>>()?;
     if certs.is_empty() {
         return Err(Pkcs7Error::NoCertificates);
     }
@@ -319,36 +329,90 @@ mod tests {
         assert_eq!(decode_certs_only(b" \r\n"), Err(Pkcs7Error::Empty));
         assert!(matches!(
             decode_certs_only(b"<html>Bad gateway</html>"),
-            Err(Pkcs7Error::Structure(_))
+            Err(Pkcs7Error::Der(_))
         ));
         assert!(matches!(
             decode_certs_only(b"QUJD"),
-            Err(Pkcs7Error::Structure(_))
+            Err(Pkcs7Error::Der(_))
         ));
-        assert!(matches!(
+        assert_eq!(
             decode_certs_only(b"MIIB==x"),
-            Err(Pkcs7Error::Encoding(_))
-        ));
+            Err(Pkcs7Error::Encoding(DecodeError::Base64))
+        );
         let truncated = b64(&DER[..DER.len() / 2]);
         assert!(matches!(
             decode_certs_only(truncated.as_bytes()),
-            Err(Pkcs7Error::Structure(_))
+            Err(Pkcs7Error::Der(_))
         ));
         let mut trailing = DER.to_vec();
         trailing.extend_from_slice(b"junk");
         assert!(matches!(
             decode_certs_only(&trailing),
-            Err(Pkcs7Error::Structure(_))
+            Err(Pkcs7Error::Der(e)) if matches!(e.kind(), der::ErrorKind::TrailingData { .. })
         ));
         let wrong_label = crate::encoding::pem("CERTIFICATE", DER);
-        assert!(matches!(
+        assert_eq!(
             decode_certs_only(wrong_label.as_bytes()),
-            Err(Pkcs7Error::Encoding(_))
-        ));
+            Err(Pkcs7Error::PemLabel(SafeText::new("CERTIFICATE", 40)))
+        );
         assert_eq!(
             decode_certs_only(&certs_only(&[])),
             Err(Pkcs7Error::NoCertificates)
         );
+    }
+
+    /// The words of each kind of error, as operators read them (and as
+    /// the host's end-to-end tests compare them).
+    #[test]
+    fn error_texts_are_pinned() {
+        let text = |body: &[u8]| decode_certs_only(body).unwrap_err().to_string();
+        let mut trailing = DER.to_vec();
+        trailing.extend_from_slice(b"junk");
+        let mut other_type = certs_only(&[]);
+        other_type[2 + 11 - 1] = 0x01;
+        let labelled = crate::encoding::pem("CERT\x1bIFICATE", DER);
+        let empty = certs_only(&[]);
+        let cases: [(&[u8], &str); 10] = [
+            (b" \r\n", "the body is empty"),
+            (
+                b"MIIB==x",
+                "the body is not base64, DER or PEM PKCS#7: it is not valid base64",
+            ),
+            (
+                labelled.as_bytes(),
+                "the body is not base64, DER or PEM PKCS#7: a PEM block labelled \"CERT IFICATE\" instead of PKCS7",
+            ),
+            (
+                b"-----BEGINPKCS7-----\nQUJD\n",
+                "the body is not base64, DER or PEM PKCS#7: no PEM block",
+            ),
+            (
+                b"-----BEGIN PKCS7-----\nQUJD\n",
+                "the body is not base64, DER or PEM PKCS#7: its \"-----BEGIN PKCS7-----\" block has no end line",
+            ),
+            (
+                b"QUJD",
+                "the body is not a PKCS#7 SignedData: unexpected ASN.1 DER tag: expected SEQUENCE, got APPLICATION [1] (primitive)",
+            ),
+            (
+                b"<html>Bad gateway</html>",
+                "the body is not a PKCS#7 SignedData: unknown/unsupported ASN.1 DER tag: 0x3c at DER byte 1",
+            ),
+            (
+                &trailing,
+                "the body is not a PKCS#7 SignedData: trailing data at end of DER message: decoded 2808 bytes, 4 bytes remaining at DER byte 2808",
+            ),
+            (
+                &other_type,
+                "the PKCS#7 content type is 1.2.840.113549.1.7.1, not signed-data",
+            ),
+            (&empty, "the PKCS#7 SignedData holds no certificate"),
+        ];
+        let (got, expected): (Vec<String>, Vec<&str>) = cases
+            .into_iter()
+            .map(|(body, words)| (text(body), words))
+            .unzip();
+        assert_eq!(got, expected);
     }
 
     /// A ContentInfo around a SignedData made of `fields`.
@@ -405,7 +469,7 @@ mod tests {
         let no_signer_infos = signed_data(&[version.clone(), digests, encap, certificates]);
         for broken in [no_version, no_signer_infos] {
             assert!(
-                matches!(decode_certs_only(&broken), Err(Pkcs7Error::Structure(_))),
+                matches!(decode_certs_only(&broken), Err(Pkcs7Error::Der(_))),
                 "{:?}",
                 decode_certs_only(&broken)
             );
@@ -422,7 +486,7 @@ mod tests {
         ]);
         assert!(matches!(
             decode_certs_only(&broken),
-            Err(Pkcs7Error::Structure(_))
+            Err(Pkcs7Error::Der(_))
         ));
     }
 
@@ -434,7 +498,9 @@ mod tests {
         data[oid_end - 1] = 0x01;
         assert_eq!(
             decode_certs_only(&data),
-            Err(Pkcs7Error::NotSignedData("1.2.840.113549.1.7.1".into()))
+            Err(Pkcs7Error::NotSignedData(ObjectIdentifier::new_unwrap(
+                "1.2.840.113549.1.7.1"
+            )))
         );
     }
 }

@@ -3,12 +3,15 @@
 
 use crate::config::{Config, NamesCheck};
 use crate::encoding;
-use crate::error::{HandlerError, RevocationError, TransportCause, TransportFailure};
+use crate::error::{
+    HandlerError, RevocationError, TransportCause, TransportFailure, UnreturnedCertificate,
+};
+use crate::est::answer::AnswerError;
 use crate::est::pkcs7::ReceivedCertificate;
 use crate::est::{self, Answer, Endpoint, EstRequest};
 use crate::transport::{Limits, Transport};
 use crate::x509::chain::issuer_chain;
-use crate::x509::csr::{Csr, same_public_key};
+use crate::x509::csr::{Csr, CsrError, same_public_key};
 use crate::x509::names::{self, Names};
 use std::time::{Duration, Instant};
 use x509_cert::Certificate;
@@ -82,11 +85,11 @@ pub fn poll(
 ) -> Result<PollResult, HandlerError> {
     let csr = Csr::parse(csr_text)?;
     if poll_identifier.trim() != csr.fingerprint() {
-        return Err(HandlerError::BadCsr(format!(
-            "the poll identifier \"{}\" does not belong to this CSR (its identifier is {})",
-            crate::text::SafeText::new(poll_identifier, 80),
-            csr.fingerprint()
-        )));
+        return Err(CsrError::PollIdentifier {
+            given: crate::text::SafeText::new(poll_identifier, 80),
+            expected: csr.fingerprint(),
+        }
+        .into());
     }
     match submit_redacted(config, transport, &csr) {
         Ok(Enrollment::Issued(cert)) => Ok(PollResult::Issued(cert)),
@@ -229,9 +232,7 @@ fn ca_certificates(
 ) -> Result<Vec<ReceivedCertificate>, HandlerError> {
     match answer? {
         Answer::Certificates(certs) => Ok(certs),
-        Answer::Pending { .. } => Err(HandlerError::MalformedAnswer(
-            "/cacerts: unexpected pending answer".into(),
-        )),
+        Answer::Pending { .. } => Err(AnswerError::PendingCaCerts.into()),
     }
 }
 
@@ -245,11 +246,8 @@ fn check_names(
     if mode == NamesCheck::Off {
         return Ok(Vec::new());
     }
-    let issued = Names::of_certificate(leaf).map_err(|why| {
-        HandlerError::MalformedAnswer(format!(
-            "/simpleenroll: the issued certificate's names cannot be read: {why}"
-        ))
-    })?;
+    let issued = Names::of_certificate(leaf)
+        .map_err(|why| HandlerError::from(AnswerError::IssuedNames(why)))?;
     let missing = csr.names().missing_from(&issued);
     if missing.is_empty() {
         return Ok(Vec::new());
@@ -327,11 +325,11 @@ fn bundle(
     if chain.is_empty() {
         return Err(issued_but(
             leaf,
-            HandlerError::MalformedAnswer(format!(
-                "none of the {} CA certificate(s) from /cacerts is the issuer \"{}\"",
-                cas.len(),
-                crate::x509::dn::to_string(leaf.tbs_certificate().issuer())
-            )),
+            AnswerError::NoIssuer {
+                ca_certificates: cas.len(),
+                issuer: crate::x509::dn::to_string(leaf.tbs_certificate().issuer()),
+            }
+            .into(),
         ));
     }
     Ok(bundled(leaf, &chain))
@@ -367,16 +365,14 @@ fn bundled(leaf: &ReceivedCertificate, chain: &[&ReceivedCertificate]) -> Issued
 
 /// Adds to `error` that a certificate was issued, with its serial number
 /// and its PEM, so that it is not lost although the handler could not
-/// return it as a result. The PEM is on one line, as error texts are (a
-/// reader that needs them gets its line breaks back with `fold -w 64`).
+/// return it as a result.
 fn issued_but(leaf: &ReceivedCertificate, error: HandlerError) -> HandlerError {
     let tbs = leaf.tbs_certificate();
-    error.with_note(&format!(
-        " (the CA issued certificate serial {} for \"{}\", which could not be returned as a result; its PEM: -----BEGIN CERTIFICATE----- {} -----END CERTIFICATE-----)",
-        tbs.serial_number(),
-        crate::x509::dn::to_string(tbs.subject()),
-        encoding::base64_line(leaf.der())
-    ))
+    error.with_unreturned(UnreturnedCertificate {
+        serial: tbs.serial_number().to_string(),
+        subject: crate::x509::dn::to_string(tbs.subject()),
+        base64: encoding::base64_line(leaf.der()),
+    })
 }
 
 /// A transport that answered fewer requests than it was given.

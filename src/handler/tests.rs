@@ -7,6 +7,7 @@ use crate::testutil::{
     ScriptedTransport, TestCa, b64, b64url, enroll_answers, enrolled_csr, is_enroll, issuing,
     issuing_with, make_csr, make_csr_with, pkcs7_answer, response,
 };
+use crate::text::SafeText;
 use crate::transport::{Method, Request, Response, TransportError};
 use der::Decode;
 use std::rc::Rc;
@@ -232,10 +233,16 @@ fn client_certificate_mode_sends_no_basic_credentials_and_labels_the_path() {
 fn a_bad_csr_makes_no_request() {
     let ca = Rc::new(TestCa::new("BadCsr"));
     let transport = issuing(&ca);
-    for text in ["", "garbage!", &b64url(b"not a request")] {
-        let err = enroll(&basic_config(), &transport, text).unwrap_err();
-        assert_eq!(err.kind(), "bad-csr", "{err}");
-    }
+    let refuse = |text: &str| match enroll(&basic_config(), &transport, text).unwrap_err() {
+        HandlerError::BadCsr(e) => *e,
+        other => panic!("{text:?}: {other:?}"),
+    };
+    assert_eq!(refuse(""), CsrError::Empty);
+    assert!(matches!(refuse("garbage!"), CsrError::NotBase64(_)));
+    assert!(matches!(
+        refuse(&b64url(b"not a request")),
+        CsrError::NotPkcs10(_)
+    ));
     assert!(transport.requests().is_empty());
 }
 
@@ -365,13 +372,26 @@ fn cacerts_without_the_issuer_is_an_error_naming_the_issued_certificate() {
         &b64url(&make_csr("n.example.test")),
     )
     .unwrap_err();
-    assert_eq!(err.kind(), "malformed-answer");
-    let text = err.to_string();
-    assert!(
-        text.contains("is the issuer \"CN=NoIssuer Issuing CA\""),
-        "{text}"
+    let HandlerError::MalformedAnswer(answer) = err else {
+        panic!("{err:?}")
+    };
+    let AnswerError::Unreturned { cause, certificate } = *answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(
+        *cause,
+        AnswerError::NoIssuer {
+            ca_certificates: 1,
+            issuer: "CN=NoIssuer Issuing CA".into(),
+        }
     );
-    assert!(text.contains("the CA issued certificate serial"), "{text}");
+    assert_eq!(certificate.subject, "CN=n.example.test");
+    let der = crate::encoding::decode_base64(certificate.base64.as_bytes()).unwrap();
+    let issued = x509_cert::Certificate::from_der(&der).unwrap();
+    assert_eq!(
+        certificate.serial,
+        issued.tbs_certificate().serial_number().to_string()
+    );
 }
 
 #[test]
@@ -749,7 +769,14 @@ fn poll_refuses_an_identifier_of_another_csr() {
     let transport = issuing(&ca);
     let csr = b64url(&make_csr("a.example.test"));
     let err = poll(&basic_config(), &transport, "sha256:00", &csr).unwrap_err();
-    assert_eq!(err.kind(), "bad-csr");
+    let expected = Csr::parse(&csr).unwrap().fingerprint();
+    assert_eq!(
+        err,
+        HandlerError::from(CsrError::PollIdentifier {
+            given: SafeText::new("sha256:00", 80),
+            expected,
+        })
+    );
     assert!(transport.requests().is_empty());
 }
 

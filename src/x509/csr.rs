@@ -3,8 +3,8 @@
 //! re-encoded for the EST `/simpleenroll` body.
 
 use crate::encoding::{self, DecodeError};
-use crate::error::HandlerError;
-use crate::x509::names::{EXTENSION_REQUEST, Names};
+use crate::text::{Redactions, SafeText};
+use crate::x509::names::{EXTENSION_REQUEST, Names, NamesError};
 use crate::x509::tlv::{Fields, context};
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier};
 use der::{Encode, Tag};
@@ -24,17 +24,80 @@ pub struct Csr {
     names: Names,
 }
 
+/// Why a CSR was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsrError {
+    /// The text is longer than [`MAX_CSR_TEXT`] bytes (its length).
+    TooLong(usize),
+    /// A PEM block with another label than `CERTIFICATE REQUEST` (the
+    /// label as found, cleaned: it comes from outside).
+    PemLabel(SafeText),
+    /// The text is empty.
+    Empty,
+    /// Neither PEM nor base64.
+    NotBase64(DecodeError),
+    /// A PEM block whose armour or base64 is broken.
+    PemArmour(DecodeError),
+    /// The DER is not a PKCS#10 `CertificationRequest`.
+    NotPkcs10(der::Error),
+    /// The public key's bit string is empty.
+    EmptyPublicKey,
+    /// The signature's bit string is empty.
+    Unsigned,
+    /// The names the request asks for cannot be read.
+    Names(NamesError),
+    /// A poll identifier that is not this CSR's.
+    PollIdentifier {
+        /// The identifier given (cleaned: it comes from outside).
+        given: SafeText,
+        /// This CSR's identifier ([`Csr::fingerprint`]).
+        expected: String,
+    },
+}
+
+impl CsrError {
+    /// Takes the handler's own secrets out of the outside text it holds
+    /// (see [`Redactions`]).
+    pub fn redact(&mut self, secrets: &Redactions) {
+        if let Self::PemLabel(text) | Self::PollIdentifier { given: text, .. } = self {
+            text.redact(secrets);
+        }
+    }
+}
+
+impl core::fmt::Display for CsrError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::TooLong(len) => write!(
+                f,
+                "the CSR is {len} bytes long; at most {MAX_CSR_TEXT} are accepted"
+            ),
+            Self::PemLabel(label) => write!(
+                f,
+                "expected a PEM \"CERTIFICATE REQUEST\", found \"{label}\""
+            ),
+            Self::Empty => f.write_str("the CSR is empty"),
+            Self::NotBase64(e) => write!(f, "the CSR is neither PEM nor base64 DER: {e}"),
+            Self::PemArmour(e) => write!(f, "the CSR's PEM armour is broken: {e}"),
+            Self::NotPkcs10(e) => write!(f, "not a PKCS#10 certification request: {e}"),
+            Self::EmptyPublicKey => f.write_str("the request carries an empty public key"),
+            Self::Unsigned => f.write_str("the request is not signed"),
+            Self::Names(why) => write!(f, "the request's names: {why}"),
+            Self::PollIdentifier { given, expected } => write!(
+                f,
+                "the poll identifier \"{given}\" does not belong to this CSR (its identifier is {expected})"
+            ),
+        }
+    }
+}
+
 impl Csr {
     /// Decodes a CSR given as base64url DER (what ACME sends, usually
     /// without padding), standard base64 DER, or PEM
     /// (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`).
-    pub fn parse(text: &str) -> Result<Self, HandlerError> {
-        let bad = |why: String| HandlerError::BadCsr(why);
+    pub fn parse(text: &str) -> Result<Self, CsrError> {
         if text.len() > MAX_CSR_TEXT {
-            return Err(bad(format!(
-                "the CSR is {} bytes long; at most {MAX_CSR_TEXT} are accepted",
-                text.len()
-            )));
+            return Err(CsrError::TooLong(text.len()));
         }
         let der = match encoding::decode_pem(text.as_bytes()) {
             Ok(Some((label, der)))
@@ -42,17 +105,12 @@ impl Csr {
             {
                 der
             }
-            Ok(Some((label, _))) => {
-                return Err(bad(format!(
-                    "expected a PEM \"CERTIFICATE REQUEST\", found \"{}\"",
-                    crate::text::SafeText::new(&label, 40)
-                )));
-            }
+            Ok(Some((label, _))) => return Err(CsrError::PemLabel(SafeText::new(&label, 40))),
             Ok(None) => encoding::decode_base64(text.as_bytes()).map_err(|e| match e {
-                DecodeError::Empty => bad("the CSR is empty".into()),
-                e => bad(format!("the CSR is neither PEM nor base64 DER: {e}")),
+                DecodeError::Empty => CsrError::Empty,
+                e => CsrError::NotBase64(e),
             })?,
-            Err(e) => return Err(bad(format!("the CSR's PEM armour is broken: {e}"))),
+            Err(e) => return Err(CsrError::PemArmour(e)),
         };
         Self::from_der(der)
     }
@@ -60,20 +118,16 @@ impl Csr {
     /// Checks DER bytes for PKCS#10 structure (RFC 2986 §4): every field
     /// present with its tag, version 0, a subject name, a public key, the
     /// attributes, a signature algorithm and a signature.
-    pub fn from_der(der: Vec<u8>) -> Result<Self, HandlerError> {
-        let request = Request::decode(&der).map_err(|e| {
-            HandlerError::BadCsr(format!("not a PKCS#10 certification request: {e}"))
-        })?;
+    pub fn from_der(der: Vec<u8>) -> Result<Self, CsrError> {
+        let request = Request::decode(&der).map_err(CsrError::NotPkcs10)?;
         if request.public_key.subject_public_key.raw_bytes().is_empty() {
-            return Err(HandlerError::BadCsr(
-                "the request carries an empty public key".into(),
-            ));
+            return Err(CsrError::EmptyPublicKey);
         }
         if request.signature_is_empty {
-            return Err(HandlerError::BadCsr("the request is not signed".into()));
+            return Err(CsrError::Unsigned);
         }
         let names = Names::of_request_parts(&request.subject, &request.extension_requests)
-            .map_err(|why| HandlerError::BadCsr(format!("the request's names: {why}")))?;
+            .map_err(CsrError::Names)?;
         Ok(Self {
             subject: request.subject,
             public_key: request.public_key,
@@ -198,16 +252,18 @@ pub fn same_public_key(a: &SubjectPublicKeyInfoOwned, b: &SubjectPublicKeyInfoOw
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HandlerError;
     use crate::testutil::{b64, b64url, make_csr};
     use der::Decode;
 
     const VECTOR: &[u8] = include_bytes!("../../tests/data/acme2certifier/csr.der");
 
-    fn bad_csr(text: &str) -> String {
-        match Csr::parse(text) {
-            Err(HandlerError::BadCsr(why)) => why,
-            other => panic!("expected bad-csr for {text:?}, got {other:?}"),
-        }
+    fn bad_csr(text: &str) -> CsrError {
+        Csr::parse(text).expect_err(text)
+    }
+
+    fn not_pkcs10(text: &str) -> bool {
+        matches!(bad_csr(text), CsrError::NotPkcs10(_))
     }
 
     #[test]
@@ -238,21 +294,142 @@ mod tests {
         assert_eq!(Csr::parse(&b64url(&der)).unwrap().der(), der);
     }
 
+    /// The words of each kind of refusal, as operators read them.
+    #[test]
+    fn refusal_texts_are_pinned() {
+        use crate::testutil::tlv;
+        let text = |csr: &str| HandlerError::from(bad_csr(csr)).to_string();
+        let rsa = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        ];
+        let sha256_rsa = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b,
+        ];
+        let request = |key: &[u8], signature: &[u8]| {
+            let spki = tlv(0x30, &[tlv(0x30, &rsa), tlv(0x03, key)].concat());
+            let info = [tlv(0x02, &[0]), tlv(0x30, &[]), spki, tlv(0xa0, &[])].concat();
+            let parts = [
+                tlv(0x30, &info),
+                tlv(0x30, &sha256_rsa),
+                tlv(0x03, signature),
+            ];
+            b64url(&tlv(0x30, &parts.concat()))
+        };
+        let pem = crate::encoding::pem("CERTIFICATE", VECTOR);
+        let cut = crate::encoding::pem("CERTIFICATE REQUEST", VECTOR);
+        let cases = [
+            (
+                "A".repeat(MAX_CSR_TEXT + 1),
+                "bad CSR: the CSR is 65537 bytes long; at most 65536 are accepted",
+            ),
+            (
+                pem,
+                "bad CSR: expected a PEM \"CERTIFICATE REQUEST\", found \"CERTIFICATE\"",
+            ),
+            (" \n".into(), "bad CSR: the CSR is empty"),
+            (
+                "%%% not a csr %%%".into(),
+                "bad CSR: the CSR is neither PEM nor base64 DER: it is not valid base64",
+            ),
+            (
+                cut[..cut.len() - 40].to_owned(),
+                "bad CSR: the CSR's PEM armour is broken: its \"-----BEGIN CERTIFICATE REQUEST-----\" block has no end line",
+            ),
+            (
+                b64url(b"hello, world"),
+                "bad CSR: not a PKCS#10 certification request: ASN.1 DER message is incomplete: expected 103, actual 12 at DER byte 2",
+            ),
+            (
+                request(&[0], &[0, 1]),
+                "bad CSR: the request carries an empty public key",
+            ),
+            (request(&[0, 1], &[0]), "bad CSR: the request is not signed"),
+        ];
+        let (got, expected): (Vec<String>, Vec<&str>) =
+            cases.iter().map(|(csr, words)| (text(csr), *words)).unzip();
+        assert_eq!(got, expected);
+    }
+
+    /// The words of the refusals that no CSR text above leads to.
+    #[test]
+    fn other_refusal_texts_are_pinned() {
+        let text = |e: CsrError| HandlerError::from(e).to_string();
+        let der = der::Error::from(der::ErrorKind::Length { tag: Tag::Sequence });
+        let cases = [
+            (
+                CsrError::PollIdentifier {
+                    given: SafeText::new("sha256:\n00", 80),
+                    expected: "sha256:ab".into(),
+                },
+                "bad CSR: the poll identifier \"sha256: 00\" does not belong to this CSR (its identifier is sha256:ab)",
+            ),
+            (
+                CsrError::Names(NamesError::ExtensionRequest(der)),
+                "bad CSR: the request's names: its extensionRequest attribute is malformed: incorrect length for SEQUENCE",
+            ),
+            (
+                CsrError::Names(NamesError::SubjectAltName(der)),
+                "bad CSR: the request's names: its subjectAltName extension is malformed: incorrect length for SEQUENCE",
+            ),
+            (
+                CsrError::Names(NamesError::IpAddressLength(3)),
+                "bad CSR: the request's names: its subjectAltName holds an IP address of 3 bytes",
+            ),
+        ];
+        let (got, expected): (Vec<String>, Vec<&str>) =
+            cases.into_iter().map(|(e, words)| (text(e), words)).unzip();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn outside_text_in_a_refusal_loses_the_secrets() {
+        let mut secrets = Redactions::default();
+        secrets.add_secret("hunter22");
+        let given = CsrError::PollIdentifier {
+            given: SafeText::new("sha256:hunter22", 80),
+            expected: "sha256:ab".into(),
+        };
+        assert_eq!(
+            HandlerError::from(given).redacted(&secrets),
+            HandlerError::from(CsrError::PollIdentifier {
+                given: SafeText::new("sha256:[redacted]", 80),
+                expected: "sha256:ab".into(),
+            })
+        );
+        let label = crate::encoding::pem("hunter22", VECTOR);
+        assert_eq!(
+            HandlerError::from(bad_csr(&label)).redacted(&secrets),
+            HandlerError::from(CsrError::PemLabel(SafeText::new("[redacted]", 40)))
+        );
+    }
+
     #[test]
     fn garbage_is_refused_with_a_reason() {
-        assert!(bad_csr("").contains("empty"));
-        assert!(bad_csr("   \n").contains("empty"));
-        assert!(bad_csr("%%% not a csr %%%").contains("neither PEM nor base64"));
-        assert!(bad_csr(&b64url(b"hello, world")).contains("not a PKCS#10"));
-        assert!(bad_csr(&b64url(&VECTOR[..VECTOR.len() - 10])).contains("not a PKCS#10"));
+        assert_eq!(bad_csr(""), CsrError::Empty);
+        assert_eq!(bad_csr("   \n"), CsrError::Empty);
+        assert_eq!(
+            bad_csr("%%% not a csr %%%"),
+            CsrError::NotBase64(DecodeError::Base64)
+        );
+        assert!(not_pkcs10(&b64url(b"hello, world")));
+        assert!(not_pkcs10(&b64url(&VECTOR[..VECTOR.len() - 10])));
         let cert = crate::encoding::pem("CERTIFICATE", VECTOR);
-        assert!(bad_csr(&cert).contains("found \"CERTIFICATE\""));
+        assert_eq!(
+            bad_csr(&cert),
+            CsrError::PemLabel(SafeText::new("CERTIFICATE", 40))
+        );
         let cut = crate::encoding::pem("CERTIFICATE REQUEST", VECTOR);
-        assert!(bad_csr(&cut[..cut.len() - 40]).contains("PEM armour is broken"));
+        assert!(matches!(
+            bad_csr(&cut[..cut.len() - 40]),
+            CsrError::PemArmour(DecodeError::UnterminatedPem(_))
+        ));
         let mut trailing = VECTOR.to_vec();
         trailing.push(0);
-        assert!(bad_csr(&b64url(&trailing)).contains("not a PKCS#10"));
-        assert!(bad_csr(&"A".repeat(MAX_CSR_TEXT + 1)).contains("at most"));
+        assert!(not_pkcs10(&b64url(&trailing)));
+        assert_eq!(
+            bad_csr(&"A".repeat(MAX_CSR_TEXT + 1)),
+            CsrError::TooLong(MAX_CSR_TEXT + 1)
+        );
     }
 
     #[test]
@@ -264,7 +441,7 @@ mod tests {
             .unwrap();
         let mut v2 = VECTOR.to_vec();
         v2[version + 2] = 1;
-        assert!(bad_csr(&b64url(&v2)).contains("not a PKCS#10"));
+        assert!(not_pkcs10(&b64url(&v2)));
         // The attributes' [0] tag (the info's last field) turned into [1].
         let request = x509_cert::request::CertReq::from_der(VECTOR).unwrap();
         let info = request.info.to_der().unwrap();
@@ -273,7 +450,7 @@ mod tests {
         assert_eq!(VECTOR[attributes], 0xa0);
         let mut no_attributes = VECTOR.to_vec();
         no_attributes[attributes] = 0xa1;
-        assert!(bad_csr(&b64url(&no_attributes)).contains("not a PKCS#10"));
+        assert!(not_pkcs10(&b64url(&no_attributes)));
         // x509-cert reads the same request the same way.
         let csr = Csr::from_der(VECTOR.to_vec()).unwrap();
         assert_eq!(csr.public_key(), &request.info.public_key);

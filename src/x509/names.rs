@@ -14,6 +14,34 @@ use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::request::{CertReq, ExtensionReq};
 
+/// Why the names of a request or a certificate cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamesError {
+    /// An extensionRequest attribute that is not a list of extensions.
+    ExtensionRequest(der::Error),
+    /// A subjectAltName extension that is not a `GeneralNames`.
+    SubjectAltName(der::Error),
+    /// An iPAddress name that is neither 4 nor 16 bytes long (its length).
+    IpAddressLength(usize),
+}
+
+impl fmt::Display for NamesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ExtensionRequest(e) => {
+                write!(f, "its extensionRequest attribute is malformed: {e}")
+            }
+            Self::SubjectAltName(e) => write!(f, "its subjectAltName extension is malformed: {e}"),
+            Self::IpAddressLength(octets) => {
+                write!(
+                    f,
+                    "its subjectAltName holds an IP address of {octets} bytes"
+                )
+            }
+        }
+    }
+}
+
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 /// PKCS#9 extensionRequest, the CSR attribute that carries extensions.
@@ -84,7 +112,7 @@ impl Names {
     /// The names a CSR asks for: its subject CNs and the DNS and IP names
     /// of a subjectAltName in its extensionRequest. Fails, naming the
     /// problem, when that attribute or extension cannot be decoded.
-    pub fn of_request(request: &CertReq) -> Result<Self, String> {
+    pub fn of_request(request: &CertReq) -> Result<Self, NamesError> {
         let extension_requests: Vec<AnyRef<'_>> = request
             .info
             .attributes
@@ -100,12 +128,12 @@ impl Names {
     pub(crate) fn of_request_parts(
         subject: &Name,
         extension_requests: &[AnyRef<'_>],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, NamesError> {
         let mut names = common_names(subject);
         for value in extension_requests {
             let extensions = value
                 .decode_as::<ExtensionReq>()
-                .map_err(|e| format!("its extensionRequest attribute is malformed: {e}"))?;
+                .map_err(NamesError::ExtensionRequest)?;
             names.add_alt_names(&extensions.0)?;
         }
         Ok(names)
@@ -113,7 +141,7 @@ impl Names {
 
     /// The names a certificate carries: its subject CNs and the DNS and IP
     /// names of its subjectAltName extension.
-    pub fn of_certificate(cert: &Certificate) -> Result<Self, String> {
+    pub fn of_certificate(cert: &Certificate) -> Result<Self, NamesError> {
         let tbs = cert.tbs_certificate();
         let mut names = common_names(tbs.subject());
         if let Some(extensions) = tbs.extensions() {
@@ -122,13 +150,11 @@ impl Names {
         Ok(names)
     }
 
-    fn add_alt_names(&mut self, extensions: &[Extension]) -> Result<(), String> {
+    fn add_alt_names(&mut self, extensions: &[Extension]) -> Result<(), NamesError> {
         for extension in extensions.iter().filter(|e| e.extn_id == SUBJECT_ALT_NAME) {
             self.add_general_names(extension.extn_value.as_bytes())
-                .map_err(|e| format!("its subjectAltName extension is malformed: {e}"))?
-                .map_err(|octets| {
-                    format!("its subjectAltName holds an IP address of {octets} bytes")
-                })?;
+                .map_err(NamesError::SubjectAltName)?
+                .map_err(NamesError::IpAddressLength)?;
         }
         Ok(())
     }

@@ -8,8 +8,8 @@ use crate::support::{Input, answer_bytes, assert_certificates_from, assert_clean
 use est_ca_handler::config::Config;
 use est_ca_handler::error::HandlerError;
 use est_ca_handler::est::answer::{
-    Answer, DEFAULT_RETRY_AFTER_SECS, MAX_RETRY_AFTER_SECS, MIN_RETRY_AFTER_SECS, interpret,
-    retry_after,
+    Answer, AnswerError, DEFAULT_RETRY_AFTER_SECS, MAX_RETRY_AFTER_SECS, MIN_RETRY_AFTER_SECS,
+    interpret, retry_after,
 };
 use est_ca_handler::est::pkcs7::decode_certs_only;
 use est_ca_handler::est::{Endpoint, EstRequest, limits};
@@ -117,7 +117,14 @@ fn check_error(
         (Err(TransportError::Failed(failure)), HandlerError::Transport(got)) => {
             assert_eq!(got.cause, failure.cause, "the transport cause changed");
         }
-        (Err(TransportError::BodyTooLarge { .. }), HandlerError::MalformedAnswer(_)) => {}
+        (Err(TransportError::BodyTooLarge { limit }), HandlerError::MalformedAnswer(got)) => {
+            let limit = *limit;
+            assert_eq!(
+                **got,
+                AnswerError::TooLarge { endpoint, limit },
+                "the limit's error changed"
+            );
+        }
         (Ok(response), error) => {
             let status = response.status;
             let http = |kind: &str| match error {
@@ -132,7 +139,14 @@ fn check_error(
             };
             match status {
                 200 => assert!(
-                    matches!(error, HandlerError::MalformedAnswer(_)),
+                    matches!(
+                        error,
+                        HandlerError::MalformedAnswer(got) if matches!(
+                            **got,
+                            AnswerError::ContentType { endpoint: e, .. }
+                                | AnswerError::Pkcs7 { endpoint: e, .. } if e == endpoint
+                        )
+                    ),
                     "HTTP 200 gave {error:?}"
                 ),
                 202 if endpoint == Endpoint::SimpleEnroll => {
