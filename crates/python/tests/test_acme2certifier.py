@@ -123,3 +123,30 @@ def test_settings_are_the_handlers_keys_and_the_proxy_list(tmp_path, monkeypatch
         Handler.from_acme_srv_cfg(path, "CAhandler:third")
     with pytest.raises(ConfigError, match="cannot read"):
         Handler.from_acme_srv_cfg(tmp_path / "missing.cfg")
+
+
+def test_a_configuration_is_read_once_per_object_acme2certifier_hands_out(tmp_path, monkeypatch):
+    import est_ca_handler.acme2certifier as module
+
+    reads = []
+    original = module.settings_from_config
+
+    def counting(config, name):
+        reads.append(name)
+        return original(config, name)
+
+    monkeypatch.setattr(module, "settings_from_config", counting)
+    write_cfg(tmp_path, monkeypatch, section("CAhandler", basic_settings("BASIC")))
+    for _ in range(3):
+        with handler() as ca:
+            assert ca.handler_check() is None
+    assert len(reads) == 1, reads
+
+    # A configuration acme2certifier parses again (a new object) is read again.
+    settings = dict(basic_settings("BASIC"), est_label="changed")
+    write_cfg(tmp_path, monkeypatch, section("CAhandler", settings))
+    with handler() as ca:
+        assert ca.handler_check() is None
+        cached = [entry[2] for entry in module._SETTINGS_CACHE.values()]
+        assert any(s.get("est_label") == "changed" for s in cached), cached
+    assert len(reads) == 2, reads

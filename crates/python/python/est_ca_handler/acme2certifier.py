@@ -29,7 +29,8 @@ and, for a transport failure, its cause).
 
 import functools
 import logging
-from typing import Any, Callable, Optional, Tuple
+import weakref
+from typing import Any, Callable, Dict, Optional, Tuple
 
 try:  # acme2certifier from PyPI
     from acme2certifier.acme_srv.helper import load_config
@@ -44,6 +45,33 @@ SERVER_INTERNAL = "urn:ietf:params:acme:error:serverInternal"
 # The section acme2certifier shows a handler; under multi_handler it holds
 # the handler's own [CAhandler:<name>] keys.
 SECTION = "CAhandler"
+
+
+# The settings read from each configuration object acme2certifier handed
+# out: id -> (a weak reference to it, the section, the settings).
+# acme2certifier keeps one parsed configuration per file and hands the same
+# object to every CAhandler, so reading its keys again for every operation
+# would only repeat the work; under multi_handler it hands out a fresh
+# merged copy each time, which misses, and the cache stays bounded.
+_SETTINGS_CACHE: Dict[int, Tuple[Any, str, Dict[str, str]]] = {}
+_SETTINGS_CACHE_MAX = 32
+
+
+def _settings_of(config: Any, section: str) -> Dict[str, str]:
+    """``settings_from_config(config, section)``, once per configuration
+    object (the same object, not one equal to it)."""
+    cached = _SETTINGS_CACHE.get(id(config))
+    if cached is not None and cached[0]() is config and cached[1] == section:
+        return cached[2]
+    settings = settings_from_config(config, section)
+    try:
+        ref = weakref.ref(config)
+    except TypeError:  # not weakly referable: not cached
+        return settings
+    if len(_SETTINGS_CACHE) >= _SETTINGS_CACHE_MAX:
+        _SETTINGS_CACHE.clear()
+    _SETTINGS_CACHE[id(config)] = (ref, section, settings)
+    return settings
 
 
 def error_text(error: HandlerError) -> str:
@@ -98,7 +126,7 @@ class CAhandler(object):
         """Reads [CAhandler] (under multi_handler: the bound section)."""
         try:
             config = load_config(self.logger, SECTION)
-            self.handler = Handler(settings_from_config(config, SECTION))
+            self.handler = Handler(_settings_of(config, SECTION))
         except HandlerError as err:
             self.config_error = error_text(err)
         except Exception as err:  # pylint: disable=broad-except
