@@ -67,15 +67,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
         let timeout = self.timeout;
         Box::pin(async move {
             let target = connect_target(&dst).ok_or("the destination has no host")?;
-            let fail = |kind| {
-                let err = ProxyError {
-                    proxy: proxy.to_string(),
-                    target: target.clone(),
-                    kind,
-                };
-                tracing::warn!(target: "proxy", "{err}");
-                err
-            };
+            let fail = |kind| ProxyError::logged(&proxy, &target, kind);
             let tcp = connecting
                 .await
                 .map_err(|e| fail(ProxyErrorKind::Unreachable(e.into())))?

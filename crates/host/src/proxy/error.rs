@@ -92,6 +92,18 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl ProxyError {
+    /// The failure of a connection to `target` through `proxy`, logged
+    /// once here (the proxy's name never holds its credentials).
+    pub(super) fn logged(proxy: &impl fmt::Display, target: &str, kind: ProxyErrorKind) -> Self {
+        let err = Self {
+            proxy: proxy.to_string(),
+            target: target.to_owned(),
+            kind,
+        };
+        tracing::warn!(target: "proxy", "{err}");
+        err
+    }
+
     /// The `wasi:http` error code the component gets: the cause of an
     /// unreachable proxy as for an unreachable server (connection refused,
     /// DNS, timeout), and for a refusal or a broken answer an internal error

@@ -26,15 +26,7 @@ pub(super) async fn socks5(
     use hyper_util::client::legacy::connect::proxy::SocksV5;
     use tower_service::Service;
     let target = connect_target(&dst).ok_or("the destination has no host")?;
-    let fail = |kind| {
-        let err = ProxyError {
-            proxy: proxy.to_string(),
-            target: target.clone(),
-            kind,
-        };
-        tracing::warn!(target: "proxy", "{err}");
-        err
-    };
+    let fail = |kind| ProxyError::logged(&proxy, &target, kind);
     let dst = if remote_dns {
         dst
     } else {
