@@ -8,6 +8,7 @@
 //! (`a2c_overhead.py`) through the package's `Handler` and through the
 //! acme2certifier module, against the same EST server.
 
+use crate::measure::stats;
 use anyhow::{Context, Result, bail};
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
@@ -58,7 +59,7 @@ impl Worker {
     }
 
     /// `count` enrollments through each Python path: (package, module).
-    fn block(&mut self, count: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    fn block(&mut self, count: usize) -> Result<(Vec<Duration>, Vec<Duration>)> {
         writeln!(self.stdin, "{count}")?;
         self.stdin.flush()?;
         let mut line = String::new();
@@ -67,12 +68,13 @@ impl Worker {
         }
         let value: serde_json::Value =
             serde_json::from_str(&line).context("the worker's answer")?;
-        let seconds = |name: &str| -> Result<Vec<f64>> {
-            let took: Vec<f64> = value[name]
+        let seconds = |name: &str| -> Result<Vec<Duration>> {
+            let took: Vec<Duration> = value[name]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(serde_json::Value::as_f64)
+                .filter_map(|s| Duration::try_from_secs_f64(s).ok())
                 .collect();
             if took.len() != count {
                 bail!("{name}: {} latencies for {count} enrollments", took.len());
@@ -107,6 +109,9 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    if blocks == 0 || per_block == 0 {
+        bail!("the overhead needs at least one block of one enrollment");
+    }
     let mut worker = Some(Worker::start(python, dir, config, csr)?);
     let (mut host, mut package, mut module) = (Vec::new(), Vec::new(), Vec::new());
     for block in 0..=blocks {
@@ -134,14 +139,8 @@ where
     Ok(Overhead {
         blocks,
         per_block,
-        host_ms: median_ms(host.iter().map(Duration::as_secs_f64)),
-        package_ms: median_ms(package),
-        module_ms: median_ms(module),
+        host_ms: stats(host).median,
+        package_ms: stats(package).median,
+        module_ms: stats(module).median,
     })
-}
-
-fn median_ms(seconds: impl IntoIterator<Item = f64>) -> f64 {
-    let mut all: Vec<f64> = seconds.into_iter().collect();
-    all.sort_by(f64::total_cmp);
-    all.get(all.len() / 2).map_or(f64::NAN, |s| s * 1000.0)
 }
