@@ -128,19 +128,43 @@ class Settings(object):
         )
 
 
-class Answer(object):
-    """One API answer: status, JSON document (or None), and an error text
-    for answers that are not successes."""
+# What a problem document's "type" starts with; the problem's kind follows,
+# and the API names it in the Problem-Kind header too.
+PROBLEM_TYPE_PREFIX = "urn:est-ca-handler:problem:"
 
-    def __init__(self, status: int, document: Optional[dict], error: Optional[str]):
+# The problem kind of a CA's refusal of a pending request (a 403 from
+# /poll). Kinds are the host's one list (est_ca_handler::api::ProblemKind);
+# a test checks every *_KIND here against it.
+REJECTED_KIND = "rejected"
+
+
+class Answer(object):
+    """One API answer: status, JSON document (or None), an error text for
+    answers that are not successes, and the problem's kind (the
+    Problem-Kind header) when there is one."""
+
+    def __init__(
+        self,
+        status: int,
+        document: Optional[dict],
+        error: Optional[str],
+        kind: Optional[str] = None,
+    ):
         self.status = status
         self.document = document or {}
         self.error = error
+        self._kind = kind
 
     @property
-    def problem_type(self) -> str:
-        """The problem document's type, or ''."""
-        return str(self.document.get("type") or "")
+    def kind(self) -> str:
+        """The problem's kind, from the Problem-Kind header, else from the
+        document's type; '' for none."""
+        if self._kind:
+            return self._kind
+        problem_type = str(self.document.get("type") or "")
+        if problem_type.startswith(PROBLEM_TYPE_PREFIX):
+            return problem_type[len(PROBLEM_TYPE_PREFIX):]
+        return ""
 
 
 # What to look at when the component could not reach the EST server, keyed
@@ -314,7 +338,10 @@ class CAhandler(object):
         if response.status_code in (200, 202, 204):
             return Answer(response.status_code, document, None)
         return Answer(
-            response.status_code, document, _problem_text(response.status_code, document)
+            response.status_code,
+            document,
+            _problem_text(response.status_code, document),
+            response.headers.get("Problem-Kind"),
         )
 
     def _issued(self, answer: Answer) -> Tuple[Optional[str], Optional[str], Optional[str]]:
@@ -364,7 +391,7 @@ class CAhandler(object):
             return (error, bundle, raw, poll_identifier, False)
         if answer.status == 202:
             return (None, None, None, poll_identifier, False)
-        if answer.status == 403 and answer.problem_type.endswith(":rejected"):
+        if answer.status == 403 and answer.kind == REJECTED_KIND:
             self.logger.error("CAhandler.poll(): %s", answer.error)
             return (answer.error, None, None, poll_identifier, True)
         self.logger.error("CAhandler.poll(): %s", answer.error)

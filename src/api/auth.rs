@@ -1,6 +1,7 @@
 //! Who may call the API: `Authorization: Bearer <api_token>`, compared in
 //! constant time, unless the operator turned authentication off.
 
+use super::kind::ProblemKind;
 use super::message::ApiResponse;
 use super::problem::problem;
 use crate::config::{ApiAccess, Secret, SettingsSource, keys};
@@ -42,7 +43,7 @@ impl Denied {
 pub(crate) fn misconfigured(status: u16, why: String) -> ApiResponse {
     problem(
         status,
-        "api-auth-invalid",
+        ProblemKind::ApiAuthInvalid,
         "The API's authentication setting is invalid",
         why,
     )
@@ -60,7 +61,7 @@ pub(crate) fn authorize(
         Ok(ApiAccess::Unconfigured) => {
             return Err(Denied::Refused(problem(
                 503,
-                "api-auth-unconfigured",
+                ProblemKind::ApiAuthUnconfigured,
                 "The API has no token",
                 "no api_token is configured, so the API issues nothing; set the secret api_token (or api_auth = none to run without authentication)",
             )));
@@ -99,7 +100,7 @@ fn with_value(why: String, source: &dyn SettingsSource) -> String {
 }
 
 fn unauthorized(detail: &str) -> ApiResponse {
-    let mut response = problem(401, "unauthorized", "Unauthorized", detail);
+    let mut response = problem(401, ProblemKind::Unauthorized, "Unauthorized", detail);
     response
         .headers
         .push(("www-authenticate", "Bearer realm=\"est-ca-handler\"".into()));

@@ -1,6 +1,7 @@
 //! The API's bodies: the JSON it reads (`{"csr"}`, `{"poll_identifier",
 //! "csr"}`) and the JSON it answers with, in acme2certifier's names.
 
+use super::kind::ProblemKind;
 use super::message::{ApiRequest, ApiResponse};
 use super::problem::problem;
 use crate::handler::{IssuedCertificate, Pending};
@@ -76,7 +77,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiRespo
     serde_json_wasm::from_slice(body).map_err(|e| {
         problem(
             400,
-            "bad-request",
+            ProblemKind::BadRequest,
             "Malformed JSON body",
             SafeText::new(&e.to_string(), 200).to_string(),
         )

@@ -1,6 +1,7 @@
 //! `GET /health`: the configuration's state and, on request, a live probe
 //! of the EST server.
 
+use super::kind::ProblemKind;
 use super::message::{ApiRequest, ApiResponse};
 use super::problem::{handler_problem_as, problem};
 use crate::config::Config;
@@ -42,12 +43,17 @@ pub(crate) fn health(
     let config = match config {
         Ok(config) => config,
         Err(e) if authorized => {
-            return problem(503, "config", "Handler configuration error", e.to_string());
+            return problem(
+                503,
+                ProblemKind::Config,
+                "Handler configuration error",
+                e.to_string(),
+            );
         }
         Err(_) => {
             return problem(
                 503,
-                "config",
+                ProblemKind::Config,
                 "Handler configuration error",
                 "the handler's configuration does not load; ask with the API token to see why",
             );

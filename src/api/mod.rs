@@ -20,10 +20,12 @@
 mod auth;
 mod body;
 mod health;
+pub mod kind;
 mod message;
 mod problem;
 pub mod route;
 
+pub use kind::ProblemKind;
 pub use message::{ApiRequest, ApiResponse, MAX_REQUEST_BODY, RequestId};
 pub use problem::{problem, too_large};
 pub use route::Route;
@@ -160,9 +162,12 @@ fn poll(request: &ApiRequest<'_>, config: &Config, transport: &dyn Transport) ->
     match handler::poll(config, transport, &body.poll_identifier, &body.csr) {
         Ok(PollResult::Issued(cert)) => issued(&cert),
         Ok(PollResult::Pending(p)) => pending(&p),
-        Ok(PollResult::Rejected(reason)) => {
-            problem(403, "rejected", "The CA rejected the request", reason)
-        }
+        Ok(PollResult::Rejected(reason)) => problem(
+            403,
+            ProblemKind::Rejected,
+            "The CA rejected the request",
+            reason,
+        ),
         Err(e) => handler_problem(&e),
     }
 }

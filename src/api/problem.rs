@@ -1,6 +1,7 @@
 //! RFC 9457 problem documents: every error the API answers, with the
 //! handler's typed failures mapped to HTTP statuses.
 
+use super::kind::{self, ProblemKind};
 use super::message::{ApiResponse, MAX_REQUEST_BODY};
 use crate::error::{HandlerError, TransportCause, words};
 use serde::Serialize;
@@ -29,35 +30,37 @@ pub(crate) struct Problem<'a> {
     pub(crate) tls_alert: Option<u8>,
 }
 
-/// A problem document answer.
-pub fn problem(status: u16, kind: &str, title: &str, detail: impl Into<String>) -> ApiResponse {
-    problem_with(status, kind, title, detail.into(), None)
-}
-
-pub(crate) fn problem_with(
+/// A problem document answer of `kind`.
+pub fn problem(
     status: u16,
-    kind: &str,
+    kind: ProblemKind,
     title: &str,
-    detail: String,
-    est_status: Option<u16>,
+    detail: impl Into<String>,
 ) -> ApiResponse {
     let document = Problem {
-        kind: format!("urn:est-ca-handler:problem:{kind}"),
+        kind: kind.uri(),
         title,
         status,
-        detail,
-        est_status,
+        detail: detail.into(),
+        est_status: None,
         cause: None,
         tls_alert: None,
     };
-    ApiResponse::json_as(status, &document, "application/problem+json")
+    answer(kind, &document)
+}
+
+/// The answer carrying `document`, its kind named in [`kind::HEADER`].
+fn answer(kind: ProblemKind, document: &Problem<'_>) -> ApiResponse {
+    let mut response = ApiResponse::json_as(document.status, document, "application/problem+json");
+    response.headers.push((kind::HEADER, kind.name().into()));
+    response
 }
 
 /// The answer to a body larger than [`MAX_REQUEST_BODY`].
 pub fn too_large() -> ApiResponse {
     problem(
         413,
-        "too-large",
+        ProblemKind::TooLarge,
         "Request body too large",
         format!("the body must be at most {MAX_REQUEST_BODY} bytes"),
     )
@@ -72,7 +75,7 @@ pub(crate) fn handler_problem_as(
     error: &HandlerError,
     override_status: Option<u16>,
 ) -> ApiResponse {
-    let mut kind = error.kind();
+    let kind = ProblemKind::of(error);
     let mut cause = None;
     let shown;
     let (status, title, est_status, detail) = match error {
@@ -96,7 +99,6 @@ pub(crate) fn handler_problem_as(
         HandlerError::ServerError(f) => (502, "The EST server failed", Some(f.status), &f.detail),
         HandlerError::Transport(f) if f.cause == TransportCause::Timeout => {
             cause = Some(f.cause);
-            kind = "timeout";
             (
                 504,
                 "The EST server did not answer in time",
@@ -122,7 +124,7 @@ pub(crate) fn handler_problem_as(
     };
     let status = override_status.unwrap_or(status);
     let document = Problem {
-        kind: format!("urn:est-ca-handler:problem:{kind}"),
+        kind: kind.uri(),
         title,
         status,
         detail: detail.clone(),
@@ -133,5 +135,5 @@ pub(crate) fn handler_problem_as(
             _ => None,
         },
     };
-    ApiResponse::json_as(status, &document, "application/problem+json")
+    answer(kind, &document)
 }

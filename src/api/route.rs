@@ -1,5 +1,6 @@
 //! The API's routes, and the method each takes.
 
+use super::kind::ProblemKind;
 use super::message::ApiResponse;
 use super::problem::problem;
 
@@ -65,7 +66,7 @@ impl Route {
         let Some(route) = Self::ALL.into_iter().find(|r| r.path() == path) else {
             return Err(problem(
                 404,
-                "not-found",
+                ProblemKind::NotFound,
                 "Not found",
                 format!("no route {}", crate::text::SafeText::new(path, 200)),
             ));
@@ -79,7 +80,12 @@ impl Route {
                     crate::text::SafeText::new(method, 16)
                 );
             }
-            let mut response = problem(405, "method-not-allowed", "Method not allowed", detail);
+            let mut response = problem(
+                405,
+                ProblemKind::MethodNotAllowed,
+                "Method not allowed",
+                detail,
+            );
             response.headers.push(("allow", route.method().into()));
             return Err(response);
         }

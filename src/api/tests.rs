@@ -86,6 +86,7 @@ fn assert_problem(response: &ApiResponse, status: u16, kind: &str) -> Value {
     let doc = json(response);
     assert_eq!(doc["status"], status);
     assert_eq!(doc["type"], format!("urn:est-ca-handler:problem:{kind}"));
+    assert_eq!(response.header("problem-kind"), Some(kind));
     assert!(doc["title"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(doc["detail"].as_str().is_some_and(|t| !t.is_empty()));
     doc
@@ -472,7 +473,12 @@ fn a_request_id_names_the_answer_and_its_problem_document() {
     let id = RequestId::parse(" req-1.a:b_C ").unwrap();
     assert_eq!(id.as_str(), "req-1.a:b_C");
 
-    let mut refused = problem(401, "unauthorized", "Unauthorized", "no \"token\"");
+    let mut refused = problem(
+        401,
+        ProblemKind::Unauthorized,
+        "Unauthorized",
+        "no \"token\"",
+    );
     refused.identify(&id);
     assert_eq!(refused.header("x-request-id"), Some("req-1.a:b_C"));
     let doc = json(&refused);

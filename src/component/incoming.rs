@@ -9,7 +9,7 @@ use super::bindings::wasi::http::types::{
 use super::bindings::wasi::io::streams::StreamError;
 use super::transport::WasiTransport;
 use super::{Component, WasiSettings, loaded_config, log, log_warnings};
-use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY, RequestId};
+use crate::api::{self, ApiRequest, ApiResponse, MAX_REQUEST_BODY, ProblemKind, RequestId};
 
 impl Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
@@ -69,7 +69,9 @@ fn serve(request: &IncomingRequest) -> ApiResponse {
         match read_body(request) {
             Ok(Some(body)) => body,
             Ok(None) => return api::too_large(),
-            Err(why) => return api::problem(400, "bad-request", "Unreadable request body", why),
+            Err(why) => {
+                return api::problem(400, ProblemKind::BadRequest, "Unreadable request body", why);
+            }
         }
     } else {
         Vec::new()

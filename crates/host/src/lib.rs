@@ -56,6 +56,7 @@ pub use bindings::{
     Certificate, Enrollment, HandlerError, HttpFailure, Pending, PollResult, RevocationError,
     TransportCause, TransportFailure,
 };
+pub use est_ca_handler::api::ProblemKind;
 pub use limits::{LimitExceeded, Limits};
 pub use pem::PemBundle;
 pub use settings::Settings;

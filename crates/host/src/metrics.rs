@@ -9,6 +9,7 @@
 //! kinds, statuses), never from what a caller sent, so that no client can
 //! grow the number of series.
 
+use est_ca_handler::api::ProblemKind;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -139,9 +140,11 @@ impl Metrics {
     }
 
     /// Counts an enrollment's outcome (see [`outcome_of`]).
-    pub fn enrollment(&self, outcome: &'static str) {
+    pub fn enrollment(&self, outcome: Outcome) {
         self.enrollments
-            .get_or_create(&OutcomeLabels { outcome })
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            })
             .inc();
     }
 
@@ -194,60 +197,93 @@ impl Drop for InstanceGuard {
     }
 }
 
-/// The outcome label of an enrollment answer that reached the handler:
-/// `issued` (200), `pending` (202), `rejected-by-ca` (403 from `/poll`),
-/// else the problem kind named by the problem document's `type`
-/// (`urn:est-ca-handler:problem:<kind>`), or `other` when it names none of
-/// the known kinds. `None` for the API's refusals before the handler (a
-/// missing or wrong token, no or a broken `api_auth`, a wrong method, and
-/// the host's own `503` and `408`): those are counted in
+/// What became of an enrollment (`POST /enroll` or `/poll`) that reached
+/// the handler, as the `outcome` label names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `200`: a certificate.
+    Issued,
+    /// `202`: the CA will decide later.
+    Pending,
+    /// `403` from `/poll`: the CA rejected the pending request.
+    RejectedByCa,
+    /// A problem answer of this kind.
+    Problem(ProblemKind),
+    /// Any other answer: an error status without a kind the host knows.
+    Other,
+}
+
+impl Outcome {
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Pending => "pending",
+            Self::RejectedByCa => "rejected-by-ca",
+            Self::Problem(kind) => kind.name(),
+            Self::Other => "other",
+        }
+    }
+
+    /// Every outcome an answer can have: the labels the metric can show.
+    pub fn all() -> impl Iterator<Item = Self> {
+        [Self::Issued, Self::Pending, Self::RejectedByCa, Self::Other]
+            .into_iter()
+            .chain(
+                ProblemKind::ALL
+                    .into_iter()
+                    .filter(|kind| !refuses_the_caller(*kind))
+                    .map(Self::Problem),
+            )
+    }
+}
+
+/// Whether a problem of `kind` is always the API's refusal of its caller
+/// before the handler (no or a broken `api_auth`, a wrong method or route,
+/// the host's own `503` and `408`).
+fn refuses_the_caller(kind: ProblemKind) -> bool {
+    match kind {
+        ProblemKind::ApiAuthUnconfigured
+        | ProblemKind::ApiAuthInvalid
+        | ProblemKind::MethodNotAllowed
+        | ProblemKind::NotFound
+        | ProblemKind::Overloaded
+        | ProblemKind::BodyTimeout => true,
+        ProblemKind::Config
+        | ProblemKind::BadCsr
+        | ProblemKind::BadRequest
+        | ProblemKind::Unauthorized
+        | ProblemKind::Rejected
+        | ProblemKind::ServerError
+        | ProblemKind::Transport
+        | ProblemKind::Timeout
+        | ProblemKind::MalformedAnswer
+        | ProblemKind::CertificateMismatch
+        | ProblemKind::NotSupported
+        | ProblemKind::TooLarge
+        | ProblemKind::Host => false,
+    }
+}
+
+/// The outcome of an enrollment answered with `status` and, for a problem
+/// answer, the `kind` its [`kind::HEADER`] names (read from the head,
+/// never from the body). `None` for the API's refusals before the
+/// handler: a missing or wrong token (the API's own `401`; the EST
+/// server's refusal of the handler's credentials is a `502` of the same
+/// kind) and the kinds that always refuse the caller. Those are counted in
 /// `http_requests_total` by status (and `refused_total`), not as
 /// enrollments.
-pub fn outcome_of(status: u16, problem: &[u8]) -> Option<&'static str> {
-    match status {
-        200 => return Some("issued"),
-        202 => return Some("pending"),
-        _ => {}
-    }
-    let kind = serde_json::from_slice::<serde_json::Value>(problem)
-        .ok()
-        .and_then(|doc| {
-            doc.get("type")
-                .and_then(|t| t.as_str())
-                .and_then(|t| t.strip_prefix("urn:est-ca-handler:problem:"))
-                .map(str::to_owned)
-        });
-    const REFUSALS: [&str; 6] = [
-        "api-auth-unconfigured",
-        "api-auth-invalid",
-        "method-not-allowed",
-        "not-found",
-        "overloaded",
-        "body-timeout",
-    ];
-    const KINDS: [&str; 13] = [
-        "config",
-        "bad-csr",
-        "bad-request",
-        "unauthorized",
-        "rejected",
-        "server-error",
-        "transport",
-        "timeout",
-        "malformed-answer",
-        "certificate-mismatch",
-        "not-supported",
-        "too-large",
-        "host",
-    ];
-    match kind.as_deref() {
-        // The API's own 401 (the EST server's refusal of the handler's
-        // credentials is a 502 of the same kind).
-        Some("unauthorized") if status == 401 => None,
-        Some(kind) if REFUSALS.contains(&kind) => None,
-        Some("rejected") if status == 403 => Some("rejected-by-ca"),
-        Some(kind) => Some(KINDS.into_iter().find(|k| *k == kind).unwrap_or("other")),
-        None => Some("other"),
+///
+/// [`kind::HEADER`]: est_ca_handler::api::kind::HEADER
+pub fn outcome_of(status: u16, kind: Option<ProblemKind>) -> Option<Outcome> {
+    match (status, kind) {
+        (200, _) => Some(Outcome::Issued),
+        (202, _) => Some(Outcome::Pending),
+        (401, Some(ProblemKind::Unauthorized)) => None,
+        (_, Some(kind)) if refuses_the_caller(kind) => None,
+        (403, Some(ProblemKind::Rejected)) => Some(Outcome::RejectedByCa),
+        (_, Some(kind)) => Some(Outcome::Problem(kind)),
+        (_, None) => Some(Outcome::Other),
     }
 }
 
@@ -256,46 +292,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outcomes_come_from_the_status_and_the_problem_type_only() {
-        assert_eq!(outcome_of(200, b""), Some("issued"));
-        assert_eq!(outcome_of(202, b"{}"), Some("pending"));
+    fn outcomes_come_from_the_status_and_the_problem_kind_only() {
+        let outcome = |status, kind| outcome_of(status, kind).map(Outcome::label);
+        assert_eq!(outcome(200, None), Some("issued"));
+        assert_eq!(outcome(202, None), Some("pending"));
         assert_eq!(
-            outcome_of(
-                502,
-                br#"{"type":"urn:est-ca-handler:problem:transport","cause":"dns"}"#
-            ),
+            outcome(502, Some(ProblemKind::Transport)),
             Some("transport")
         );
         assert_eq!(
-            outcome_of(403, br#"{"type":"urn:est-ca-handler:problem:rejected"}"#),
+            outcome(403, Some(ProblemKind::Rejected)),
             Some("rejected-by-ca")
         );
         // The EST server refusing the handler is an outcome...
         assert_eq!(
-            outcome_of(
-                502,
-                br#"{"type":"urn:est-ca-handler:problem:unauthorized"}"#
-            ),
+            outcome(502, Some(ProblemKind::Unauthorized)),
             Some("unauthorized")
         );
         // ...the API refusing its caller is not: it never reached the handler.
         for (status, kind) in [
-            (401, "unauthorized"),
-            (503, "api-auth-unconfigured"),
-            (500, "api-auth-invalid"),
-            (405, "method-not-allowed"),
-            (503, "overloaded"),
-            (408, "body-timeout"),
+            (401, ProblemKind::Unauthorized),
+            (503, ProblemKind::ApiAuthUnconfigured),
+            (500, ProblemKind::ApiAuthInvalid),
+            (405, ProblemKind::MethodNotAllowed),
+            (404, ProblemKind::NotFound),
+            (503, ProblemKind::Overloaded),
+            (408, ProblemKind::BodyTimeout),
         ] {
-            let doc = format!(r#"{{"type":"urn:est-ca-handler:problem:{kind}"}}"#);
-            assert_eq!(outcome_of(status, doc.as_bytes()), None, "{kind}");
+            assert_eq!(outcome(status, Some(kind)), None, "{kind}");
         }
-        // A kind the host does not know, or no document, is not a new label.
-        assert_eq!(
-            outcome_of(502, br#"{"type":"urn:est-ca-handler:problem:a-new-one"}"#),
-            Some("other")
-        );
-        assert_eq!(outcome_of(500, b"not json"), Some("other"));
+        // An error without a kind the host knows is not a new label.
+        assert_eq!(outcome(500, None), Some("other"));
+    }
+
+    #[test]
+    fn every_outcome_has_one_label_and_every_kind_that_reaches_the_handler_is_one() {
+        let labels: Vec<&str> = Outcome::all().map(Outcome::label).collect();
+        let mut unique = labels.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), labels.len(), "{labels:?}");
+        for kind in ProblemKind::ALL {
+            let counted = outcome_of(502, Some(kind));
+            assert_eq!(
+                counted.is_some(),
+                labels.contains(&kind.name()),
+                "{kind}: {counted:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_outcome_labels_are_the_outcomes() {
+        // docs/http-api.md lists the labels in the metric's row.
+        let docs = include_str!("../../../docs/http-api.md");
+        let row = docs
+            .lines()
+            .find(|line| line.starts_with("| `ca_handler_enrollments_total`"))
+            .expect("the enrollments row");
+        let labels_cell = row.split('|').nth(2).expect("the labels cell");
+        let mut documented: Vec<&str> = labels_cell
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|word| !["outcome", "problem-kind"].contains(word))
+            .collect();
+        documented.sort_unstable();
+        let mut labels: Vec<&str> = Outcome::all().map(Outcome::label).collect();
+        labels.sort_unstable();
+        assert_eq!(documented, labels);
     }
 
     #[test]
@@ -304,7 +369,7 @@ mod tests {
         metrics.request("/enroll", 200);
         metrics.request("/enroll", 200);
         metrics.request("/../../etc/passwd", 404);
-        metrics.enrollment("issued");
+        metrics.enrollment(Outcome::Issued);
         metrics.est_request("/.well-known/est/simpleenroll", Duration::from_millis(3));
         metrics.refused("instances");
         let guard = metrics.instance();

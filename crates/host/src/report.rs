@@ -7,6 +7,7 @@ use crate::pem::{self, PemBundle};
 use crate::tls::ChainVerifier;
 use anyhow::{Context, Result};
 use der::Decode;
+use est_ca_handler::api::ProblemKind;
 use std::fmt;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
@@ -167,6 +168,26 @@ fn tls_alert_name(code: Option<u8>) -> String {
         _ => return format!("alert {code}"),
     };
     format!("alert {code}, {name}")
+}
+
+/// The problem kind of the component's `error`: what the HTTP API would
+/// name it, so that every host speaks of failures with one list of names.
+pub fn problem_kind(error: &HandlerError) -> ProblemKind {
+    match error {
+        HandlerError::Config(_) => ProblemKind::Config,
+        HandlerError::BadCsr(_) => ProblemKind::BadCsr,
+        HandlerError::Unauthorized(_) => ProblemKind::Unauthorized,
+        HandlerError::Rejected(_) => ProblemKind::Rejected,
+        HandlerError::ServerError(_) => ProblemKind::ServerError,
+        HandlerError::Transport(TransportFailure {
+            cause: TransportCause::Timeout,
+            ..
+        }) => ProblemKind::Timeout,
+        HandlerError::Transport(_) => ProblemKind::Transport,
+        HandlerError::MalformedAnswer(_) => ProblemKind::MalformedAnswer,
+        HandlerError::CertificateMismatch(_) => ProblemKind::CertificateMismatch,
+        HandlerError::NotSupported(_) => ProblemKind::NotSupported,
+    }
 }
 
 /// One line saying what failed, plus a hint about what to look at.

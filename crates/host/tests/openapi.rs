@@ -3,7 +3,7 @@
 //! answer the scenarios below draw from the real component under `serve`
 //! is documented for its route, and every documented answer is one of them.
 
-use est_ca_handler::api::Route;
+use est_ca_handler::api::{ProblemKind, Route, kind};
 use est_server::Faults;
 use hyper::body::Bytes;
 use std::collections::BTreeSet;
@@ -17,13 +17,87 @@ use common::{Api, TOKEN, csr_pem, http};
 /// (method, path, status)
 type Answer = (String, String, u16);
 
-fn spec() -> oas3::OpenApiV3Spec {
-    let text = std::fs::read_to_string(concat!(
+fn spec_text() -> String {
+    std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../docs/openapi.yaml"
     ))
-    .unwrap();
-    oas3::from_yaml(text).expect("docs/openapi.yaml is an OpenAPI document")
+    .unwrap()
+}
+
+fn spec() -> oas3::OpenApiV3Spec {
+    oas3::from_yaml(spec_text()).expect("docs/openapi.yaml is an OpenAPI document")
+}
+
+/// The names of `ProblemKind::ALL`, sorted.
+fn kind_names() -> Vec<String> {
+    let mut names: Vec<String> = ProblemKind::ALL.iter().map(|k| k.name().into()).collect();
+    names.sort();
+    names
+}
+
+/// The strings of a JSON array, sorted.
+fn sorted_strings(array: &serde_json::Value) -> Vec<String> {
+    let mut strings: Vec<String> = array
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect();
+    strings.sort();
+    strings
+}
+
+#[test]
+fn the_documented_problem_kinds_are_the_codes_one_list() {
+    let doc: serde_json::Value = yaml_serde::from_str(&spec_text()).unwrap();
+    let components = &doc["components"];
+    assert_eq!(
+        sorted_strings(&components["headers"]["ProblemKind"]["schema"]["enum"]),
+        kind_names(),
+        "the Problem-Kind header's enum"
+    );
+    let uris: Vec<String> = kind_names()
+        .iter()
+        .map(|name| format!("{}{name}", kind::URN_PREFIX))
+        .collect();
+    assert_eq!(
+        sorted_strings(&components["schemas"]["Problem"]["properties"]["type"]["anyOf"][0]["enum"]),
+        uris,
+        "the Problem type's enum"
+    );
+    // Every problem answer documents the header, and between them their
+    // descriptions (with the API's own) say where each kind comes from.
+    let mut described = doc["info"]["description"].as_str().unwrap().to_owned();
+    let responses = components["responses"].as_object().unwrap();
+    for (name, response) in responses {
+        if response["content"]
+            .get("application/problem+json")
+            .is_none()
+        {
+            continue;
+        }
+        assert_eq!(
+            response["headers"]["Problem-Kind"]["$ref"], "#/components/headers/ProblemKind",
+            "{name}"
+        );
+        described.push_str(response["description"].as_str().unwrap());
+    }
+    for (_, item) in doc["paths"].as_object().unwrap() {
+        for (_, operation) in item.as_object().unwrap() {
+            for (_, response) in operation["responses"].as_object().into_iter().flatten() {
+                if let Some(text) = response["description"].as_str() {
+                    described.push_str(text);
+                }
+            }
+        }
+    }
+    for name in kind_names() {
+        assert!(
+            described.contains(&format!("`{name}`")),
+            "{name} is described nowhere"
+        );
+    }
 }
 
 /// Every (method, path, status) the document promises.
@@ -54,6 +128,8 @@ fn poll_body(csr: &str) -> String {
 /// Sends requests and keeps what was answered.
 struct Recorder {
     seen: BTreeSet<Answer>,
+    /// The problem kinds answered.
+    kinds: BTreeSet<String>,
 }
 
 impl Recorder {
@@ -76,7 +152,21 @@ impl Recorder {
             _ => method,
         };
         self.seen.insert((method.to_owned(), path, status));
-        (status, serde_json::from_slice(&body).unwrap_or_default())
+        let document: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        // A problem of this API names its kind in the head as in `type`.
+        if let Some(kind) = document["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix(kind::URN_PREFIX))
+        {
+            assert!(ProblemKind::from_name(kind).is_some(), "{kind}");
+            let header = answer
+                .headers
+                .get(kind::HEADER)
+                .map(|v| v.to_str().unwrap());
+            assert_eq!(header, Some(kind), "{method} {target} -> {status}");
+            self.kinds.insert(kind.to_owned());
+        }
+        (status, document)
     }
 
     /// `POST path` with the token and a body that stops after its first
@@ -93,6 +183,11 @@ impl Recorder {
             .await
             .expect("answered in time")
             .unwrap();
+        let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        let named = format!("{}: {}\r\n", kind::HEADER, ProblemKind::BodyTimeout);
+        assert!(text.contains(&named), "{text}");
+        self.kinds
+            .insert(ProblemKind::BodyTimeout.name().to_owned());
         let status: u16 = String::from_utf8_lossy(&answer)
             .split(' ')
             .nth(1)
@@ -109,6 +204,24 @@ impl Recorder {
             self.call(addr, route.method(), route.path(), token, body.to_owned())
                 .await;
         }
+    }
+}
+
+#[test]
+fn the_http_modules_problem_kinds_are_of_the_one_list() {
+    // integrations/acme2certifier/est_component_ca_handler.py keeps the
+    // kinds it acts on as `*_KIND = "<kind>"` constants.
+    let module = include_str!("../../../integrations/acme2certifier/est_component_ca_handler.py");
+    let prefix = format!("PROBLEM_TYPE_PREFIX = \"{}\"", kind::URN_PREFIX);
+    assert!(module.contains(&prefix), "the module's type prefix");
+    let kinds: Vec<&str> = module
+        .lines()
+        .filter_map(|line| line.split_once("_KIND = \""))
+        .map(|(_, rest)| rest.trim_end_matches('"'))
+        .collect();
+    assert!(!kinds.is_empty(), "the module names no kinds");
+    for name in kinds {
+        assert!(ProblemKind::from_name(name).is_some(), "{name}");
     }
 }
 
@@ -131,6 +244,7 @@ async fn the_openapi_document_matches_what_the_api_answers() {
 
     let mut recorder = Recorder {
         seen: BTreeSet::new(),
+        kinds: BTreeSet::new(),
     };
     let big = "x".repeat(64 * 1024 + 1);
 
@@ -287,6 +401,7 @@ async fn the_openapi_document_matches_what_the_api_answers() {
     let occupy = tokio::spawn(async move {
         let mut other = Recorder {
             seen: BTreeSet::new(),
+            kinds: BTreeSet::new(),
         };
         other.call(addr, "GET", "/health?live=true", true, "").await;
         other

@@ -1,11 +1,12 @@
 //! The Python exceptions: one class for each case of the WIT
 //! `handler-error`, under a common [`HandlerError`], plus the revocation
 //! error and the host's own failures. Every instance has `detail`,
-//! `status`, `cause`, `tls_alert` and `hint` (`None` where they do not
+//! `status`, `cause`, `tls_alert`, `hint` and `kind` (the failure's
+//! problem kind, named as the HTTP API names it; `None` where they do not
 //! apply); its text is the host's one-line explanation
 //! ([`est_ca_host::report::explain`]).
 
-use est_ca_host::{HandlerError as Wit, report};
+use est_ca_host::{HandlerError as Wit, ProblemKind, report};
 use est_ca_host::{
     LimitExceeded as HostLimit, RevocationError as WitRevocationError, TransportCause,
 };
@@ -143,6 +144,8 @@ struct Fields {
     hint: Option<String>,
     code: Option<u16>,
     message: Option<String>,
+    /// The failure's problem kind, as the HTTP API names it.
+    kind: Option<&'static str>,
 }
 
 const UNAUTHORIZED_HINT: &str =
@@ -154,6 +157,7 @@ impl Failure {
         let (class, text, fields) = match self {
             Failure::Handler(error) => {
                 let text = report::explain(&error);
+                let kind = Some(report::problem_kind(&error).name());
                 let (class, fields) = match error {
                     Wit::Config(detail) => (ConfigError::type_object(py), plain(detail)),
                     Wit::BadCsr(detail) => (BadCsr::type_object(py), plain(detail)),
@@ -189,7 +193,7 @@ impl Failure {
                     }
                     Wit::NotSupported(detail) => (NotSupported::type_object(py), plain(detail)),
                 };
-                (class, text, fields)
+                (class, text, Fields { kind, ..fields })
             }
             Failure::Revocation(e) => (
                 RevocationError::type_object(py),
@@ -208,7 +212,10 @@ impl Failure {
             Failure::Config(detail) => (
                 ConfigError::type_object(py),
                 format!("configuration error: {detail}"),
-                plain(detail),
+                Fields {
+                    kind: Some(ProblemKind::Config.name()),
+                    ..plain(detail)
+                },
             ),
             Failure::Limit(limit) => {
                 let detail = limit.to_string();
@@ -259,6 +266,7 @@ fn build(class: &Bound<'_, PyType>, text: String, fields: Fields) -> PyErr {
         value.setattr("cause", fields.cause)?;
         value.setattr("tls_alert", fields.tls_alert)?;
         value.setattr("hint", fields.hint)?;
+        value.setattr("kind", fields.kind)?;
         if fields.code.is_some() {
             value.setattr("code", fields.code)?;
             value.setattr("message", fields.message)?;
@@ -273,7 +281,7 @@ fn build(class: &Bound<'_, PyType>, text: String, fields: Fields) -> PyErr {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let base = HandlerError::type_object(py);
-    for attribute in ["detail", "status", "cause", "tls_alert", "hint"] {
+    for attribute in ["detail", "status", "cause", "tls_alert", "hint", "kind"] {
         base.setattr(attribute, py.None())?;
     }
     let revocation = RevocationError::type_object(py);

@@ -318,6 +318,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .filter(|k| !k.starts_with("api_"))
         .collect();
     m.add("SETTINGS_KEYS", keys)?;
+    let kinds: Vec<&str> = est_ca_host::ProblemKind::ALL
+        .iter()
+        .map(|kind| kind.name())
+        .collect();
+    m.add("PROBLEM_KINDS", kinds)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(_process_stats, m)?)?;
     Ok(())

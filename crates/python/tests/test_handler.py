@@ -121,6 +121,7 @@ def test_a_refusal_is_rejected_in_the_cas_words():
     assert env("ESTPY_REJECT_TEXT") in error.detail
     assert env("ESTPY_REJECT_TEXT") in str(error)
     assert error.cause is None
+    assert error.kind == "rejected"
 
 
 def test_a_wrong_password_is_unauthorized_and_not_shown(basic):
@@ -131,6 +132,7 @@ def test_a_wrong_password_is_unauthorized_and_not_shown(basic):
     with pytest.raises(Unauthorized) as caught:
         Handler(settings).enroll(csr)
     assert caught.value.status == 401
+    assert caught.value.kind == "unauthorized"
     assert "wrong-Passw0rd-17" not in str(caught.value)
     assert "est_password" in caught.value.hint
 
@@ -141,6 +143,7 @@ def test_nothing_listening_is_a_transport_error_with_its_cause(basic):
         Handler(settings).ca_certs()
     error = caught.value
     assert error.cause == "connection-refused"
+    assert error.kind == "transport"
     assert error.tls_alert is None
     assert error.status is None
     assert "est_host" in error.hint
@@ -150,6 +153,7 @@ def test_a_bad_csr(basic):
     with pytest.raises(BadCsr) as caught:
         Handler(basic).enroll("not a CSR")
     assert caught.value.detail
+    assert caught.value.kind == "bad-csr"
 
 
 def test_check_makes_no_request_and_reports_configuration(basic):
@@ -160,6 +164,7 @@ def test_check_makes_no_request_and_reports_configuration(basic):
     with pytest.raises(ConfigError) as caught:
         Handler({"est_user": "estuser"}).check()
     assert "est_host" in caught.value.detail
+    assert caught.value.kind == "config"
 
 
 def test_revoke_and_trigger_answer_like_acme2certifiers_handler(basic):
@@ -171,8 +176,10 @@ def test_revoke_and_trigger_answer_like_acme2certifiers_handler(basic):
         "urn:ietf:params:acme:error:serverInternal",
         "Revocation is not supported.",
     )
-    with pytest.raises(NotSupported):
+    assert caught.value.kind is None
+    with pytest.raises(NotSupported) as refused:
         handler.trigger("payload")
+    assert refused.value.kind == "not-supported"
 
 
 def test_settings_must_be_strings(basic):
@@ -184,14 +191,37 @@ def test_settings_must_be_strings(basic):
         Handler(dict(basic, ca_bundle="/nonexistent/ca.pem"))
 
 
+def test_each_failure_names_its_kind_from_the_hosts_one_list(basic):
+    # The kinds come from the host's ProblemKind list, the one the HTTP
+    # API, its metrics and docs/openapi.yaml use: every exception of a
+    # handler's failure names one of them, its class's own.
+    kinds = est_ca_handler.PROBLEM_KINDS
+    assert len(set(kinds)) == len(kinds) and "transport" in kinds
+    down = dict(basic, est_host=env("ESTPY_DOWN_URL"))
+    failures = [
+        (lambda: Handler(down).ca_certs(), TransportError, "transport"),
+        (lambda: Handler(basic).enroll("not a CSR"), BadCsr, "bad-csr"),
+        (lambda: Handler({"est_user": "u"}).check(), ConfigError, "config"),
+        (lambda: Handler(dict(basic, ca_bundle="/nonexistent")), ConfigError, "config"),
+        (lambda: Handler(basic).trigger("x"), NotSupported, "not-supported"),
+        (lambda: Handler(basic_settings("REJECT")).enroll(make_csr("k.example.test")[0]), Rejected, "rejected"),
+    ]
+    for call, cls, kind in failures:
+        with pytest.raises(cls) as caught:
+            call()
+        assert caught.value.kind == kind, caught.value
+        assert caught.value.kind in kinds
+
+
 def test_exceptions_pickle_with_their_fields(basic):
     settings = dict(basic, est_host=env("ESTPY_DOWN_URL"))
     with pytest.raises(TransportError) as caught:
         Handler(settings).ca_certs()
     copy = pickle.loads(pickle.dumps(caught.value))
     assert type(copy) is TransportError
-    assert (copy.cause, copy.detail, str(copy)) == (
+    assert (copy.cause, copy.kind, copy.detail, str(copy)) == (
         caught.value.cause,
+        caught.value.kind,
         caught.value.detail,
         str(caught.value),
     )

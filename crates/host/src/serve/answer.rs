@@ -3,10 +3,10 @@
 //! problem document of its own (`400`, `408`, `503`, `504`, `500`).
 
 use super::problem::{bad_request, body_timed_out, internal_error, overloaded, timed_out};
-use super::sniff::Sniffed;
 use crate::limits::LimitExceeded;
+use crate::metrics::outcome_of;
 use crate::{Host, Settings, request_id};
-use http_body_util::BodyExt;
+use est_ca_handler::api::{ProblemKind, kind};
 use hyper::body::Incoming;
 use tracing::Instrument;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -51,15 +51,15 @@ impl Host {
         self.metrics().request(&path, status);
         let enrollment = method == hyper::Method::POST && (path == "/enroll" || path == "/poll");
         if enrollment && reached {
-            response = response.map(|body| {
-                Sniffed {
-                    body,
-                    status,
-                    seen: Vec::new(),
-                    metrics: self.metrics().clone(),
-                }
-                .boxed_unsync()
-            });
+            // The outcome from the head: the status and the problem's kind.
+            let kind = response
+                .headers()
+                .get(kind::HEADER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(ProblemKind::from_name);
+            if let Some(outcome) = outcome_of(status, kind) {
+                self.metrics().enrollment(outcome);
+            }
         }
         response
     }

@@ -26,9 +26,9 @@
 //! state machine of header and idle timeouts), over the `stream` that tells
 //! those timeouts when bytes move; `answer` turns one request into its
 //! answer, through the component (`incoming`) or as a `problem` document of
-//! the host's; `body` has the body wrappers that hold a request in flight
-//! and see a request's body arrive, `sniff` the one that counts an
-//! enrollment's outcome; `metrics` is the metrics listener.
+//! the host's, and counts an enrollment's outcome from the answer's head;
+//! `body` has the body wrappers that hold a request in flight and see a
+//! request's body arrive; `metrics` is the metrics listener.
 //!
 //! [`Limits`]: crate::Limits
 //! [`Limits::max_connections`]: crate::Limits::max_connections
@@ -47,7 +47,6 @@ mod incoming;
 mod metrics;
 mod problem;
 mod refuse;
-mod sniff;
 mod stream;
 mod timeouts;
 

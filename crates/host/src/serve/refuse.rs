@@ -3,6 +3,7 @@
 
 use super::problem::overloaded_document;
 use crate::limits::RETRY_AFTER_SECS;
+use est_ca_handler::api::kind;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,10 +27,13 @@ pub(super) fn refuse(mut tcp: TcpStream, refusals: &Arc<Semaphore>) {
     };
     tokio::spawn(async move {
         let _permit = permit;
-        let body = overloaded_document("too many connections are open; try again shortly", None)
-            .to_string();
+        let document =
+            overloaded_document("too many connections are open; try again shortly", None);
+        let body = document.text();
         let answer = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n{}: {}\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            kind::HEADER,
+            document.kind(),
             body.len()
         );
         let _ = tokio::time::timeout(REFUSAL_TIME, async {

@@ -16,6 +16,7 @@ each configuration's TLS set-up, so a ``Handler`` per operation is cheap.
 """
 
 from ._native import (
+    PROBLEM_KINDS,
     SETTINGS_KEYS,
     BadCsr,
     CertificateMismatch,
@@ -38,6 +39,7 @@ from ._native import (
 )
 
 __all__ = [
+    "PROBLEM_KINDS",
     "SETTINGS_KEYS",
     "BadCsr",
     "CertificateMismatch",

@@ -5,6 +5,8 @@ from typing import Dict, List, Mapping, Optional, Union
 
 __version__: str
 SETTINGS_KEYS: List[str]
+PROBLEM_KINDS: List[str]
+"""Every problem kind of the HTTP API, the one list the host keeps."""
 
 class Issued:
     """An issued certificate."""
@@ -67,6 +69,12 @@ class HandlerError(Exception):
     """TransportError with cause "tls-alert": the alert's code, when known."""
     hint: Optional[str]
     """What to look at, chosen by the kind of failure."""
+    kind: Optional[str]
+    """The failure's problem kind, as the HTTP API names it in a problem
+    document's ``type`` (one of ``PROBLEM_KINDS``: "config", "bad-csr",
+    "unauthorized", "rejected", "server-error", "transport", "timeout",
+    "malformed-answer", "certificate-mismatch", "not-supported"); None for
+    the host's own failures and revocation."""
 
 class ConfigError(HandlerError): ...
 class BadCsr(HandlerError): ...
