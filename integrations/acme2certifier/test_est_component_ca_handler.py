@@ -272,6 +272,9 @@ class FakeResponse(object):
         self.status_code = status
         self._document = document
         self.content = b"{...}"
+        # A problem answer names its kind in the head, as the API does.
+        kind = str((document or {}).get("type", "")).rpartition(":")[2]
+        self.headers = {"Problem-Kind": kind} if status >= 300 and kind else {}
 
     def json(self):
         return self._document
